@@ -1,0 +1,154 @@
+"""Resolve an agent spec string to an agent, importing provider SDKs only when asked.
+
+Specs: ``echo``; ``openai:MODEL``; ``anthropic:MODEL``; ``ollama:MODEL`` (any OpenAI-compatible
+server); ``package.module:Class``; ``path/to/file.py:Class`` (a user's ``AgentInterface``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..agent import AgentInterface
+from ..errors import ConfigError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = ["PROVIDERS", "AgentSpec", "create_agent", "default_spec", "parse_spec"]
+
+PROVIDERS = ("openai", "anthropic", "ollama")
+BUILTIN = ("echo",)
+
+
+class AgentSpec:
+    """A parsed spec: ``kind`` is a provider name, ``echo``, ``module`` or ``file``."""
+
+    __slots__ = ("kind", "target", "text")
+
+    def __init__(self, kind: str, target: str, text: str) -> None:
+        self.kind, self.target, self.text = kind, target, text
+
+    def __repr__(self) -> str:
+        return f"AgentSpec({self.text!r})"
+
+
+def parse_spec(spec: str) -> AgentSpec:
+    text = spec.strip()
+    if not text:
+        raise ConfigError("empty agent spec; try 'echo' or 'openai:gpt-4o-mini'")
+    if text in BUILTIN:
+        return AgentSpec(text, "", text)
+    head, sep, tail = text.rpartition(":")
+    if not sep:
+        close = difflib.get_close_matches(text, [*BUILTIN, *PROVIDERS], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"unknown agent spec {text!r}: use echo, openai:MODEL, anthropic:MODEL, "
+            f"ollama:MODEL, package.module:Class or path/to/file.py:Class.{hint}"
+        )
+    if not tail:
+        raise ConfigError(f"agent spec {text!r} names no model or class after ':'")
+    if head in PROVIDERS:
+        return AgentSpec(head, tail, text)
+    if head.endswith(".py"):
+        return AgentSpec("file", f"{head}:{tail}", text)
+    if head.isidentifier() or all(p.isidentifier() for p in head.split(".")):
+        if "." not in head and tail[:1].islower():
+            close = difflib.get_close_matches(head, PROVIDERS, n=1)
+            if close:
+                raise ConfigError(
+                    f"unknown provider {head!r} in {text!r}. Did you mean '{close[0]}:{tail}'?"
+                )
+        return AgentSpec("module", f"{head}:{tail}", text)
+    raise ConfigError(f"cannot read agent spec {text!r}")
+
+
+def default_spec(settings: Settings | None) -> str:
+    """``DEFAULT_MODEL`` when set (a bare model name picks its provider), else ``echo``."""
+    model = settings.default_model if settings else None
+    if not model:
+        return "echo"
+    if ":" in model:
+        return model
+    if model.startswith("claude"):
+        return f"anthropic:{model}"
+    return f"openai:{model}"
+
+
+def create_agent(spec: str, settings: Settings | None = None, **options: Any) -> AgentInterface:
+    """Build the agent a spec names. ``options`` go to provider agents (``tools``, ``mcp``)."""
+    parsed = parse_spec(spec)
+    if parsed.kind == "echo":
+        from .offline import EchoAgent
+
+        return EchoAgent()
+    if parsed.kind in PROVIDERS:
+        return _provider_agent(parsed, settings, options)
+    cls = _load_class(parsed)
+    try:
+        agent = cls()
+    except TypeError as exc:
+        raise ConfigError(
+            f"cannot create {parsed.text}: {exc} (it must take no arguments)"
+        ) from exc
+    return agent
+
+
+def _provider_agent(
+    spec: AgentSpec, settings: Settings | None, options: dict[str, Any]
+) -> AgentInterface:
+    if settings is None:
+        from ..config import load_settings
+
+        settings = load_settings()
+    module_name = {"openai": "openai", "ollama": "openai", "anthropic": "anthropic"}[spec.kind]
+    if importlib.util.find_spec(module_name) is None:
+        raise MissingDependencyError(f"the {spec.kind} agent", module_name)
+    if spec.kind == "anthropic":
+        from .anthropic import AnthropicAgent
+
+        return AnthropicAgent.from_settings(spec.target, settings, **options)
+    from .openai import OpenAIAgent
+
+    if spec.kind == "ollama":
+        return OpenAIAgent.for_ollama(spec.target, settings, **options)
+    return OpenAIAgent.from_settings(spec.target, settings, **options)
+
+
+def _load_class(spec: AgentSpec) -> type[AgentInterface]:
+    location, _, class_name = spec.target.rpartition(":")
+    if spec.kind == "file":
+        path = Path(location).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"agent file {str(path)!r} does not exist")
+        module_name = f"_agentcli_user_{path.stem}"
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ConfigError(f"cannot import {str(path)!r} as Python")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            raise ConfigError(
+                f"importing {str(path)!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+    else:
+        try:
+            module = importlib.import_module(location)
+        except ImportError as exc:
+            raise ConfigError(f"cannot import module {location!r}: {exc}") from exc
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        names = [n for n in dir(module) if not n.startswith("_")]
+        close = difflib.get_close_matches(class_name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{location!r} has no attribute {class_name!r}.{hint}")
+    if not (isinstance(cls, type) and issubclass(cls, AgentInterface)):
+        raise ConfigError(f"{spec.text} is not a subclass of agentcli.AgentInterface")
+    return cls

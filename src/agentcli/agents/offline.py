@@ -1,0 +1,97 @@
+"""Agents that need no network: the offline default, and one that wraps your function."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from ..agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
+from ..messages import AgentContext, AgentResponse
+
+__all__ = ["EchoAgent", "FunctionAgent"]
+
+OFFLINE_NOTICE = (
+    "(offline echo agent: set OPENAI_API_KEY or ANTHROPIC_API_KEY and DEFAULT_MODEL, "
+    "or pass --agent openai:gpt-4o-mini, to talk to a real model)"
+)
+
+
+class EchoAgent(AgentInterface):
+    """The default when no provider is configured: answers with the input, deterministically.
+
+    It streams word by word and reports token usage like a real provider, so everything
+    around it (the gauge, cleanup, costs) behaves as it will with a model.
+    """
+
+    name = "echo"
+
+    def __init__(self, *, delay: float = 0.0, notice: bool = True) -> None:
+        self.delay = delay
+        self.notice = notice
+
+    def _answer(self, context: AgentContext) -> str:
+        text = f"You said: {context.input}"
+        # Say once per session, on its first answer, what this agent is and how to change it.
+        first = not any(m.role == "assistant" for m in context.conversation_history)
+        return f"{text}\n\n{OFFLINE_NOTICE}" if self.notice and first else text
+
+    def _usage(self, context: AgentContext, output: str) -> dict[str, Any]:
+        from ..tokens import count_message_tokens
+
+        prompt = sum(m.tokens for m in context.conversation_history)
+        prompt += count_message_tokens(context.input)
+        completion = count_message_tokens(output)
+        return {
+            "tokens": prompt + completion,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "cost": 0.0,
+            "model": "echo",
+        }
+
+    async def process(self, context: AgentContext) -> AgentResponse:
+        output = self._answer(context)
+        return AgentResponse(output=output, metadata=self._usage(context, output))
+
+    async def process_stream(self, context: AgentContext) -> AsyncIterator[str]:
+        for word in re.findall(r"\S+\s*|\s+", self._answer(context)):
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield word
+
+    async def stream_events(self, context: AgentContext) -> AsyncIterator[StreamEvent]:
+        chunks: list[str] = []
+        async for chunk in self.process_stream(context):
+            chunks.append(chunk)
+            yield TextDelta(chunk)
+        output = "".join(chunks)
+        yield TurnComplete(AgentResponse(output=output, metadata=self._usage(context, output)))
+
+
+AgentFunction = Callable[[AgentContext], "str | AgentResponse | Awaitable[str | AgentResponse]"]
+
+
+class FunctionAgent(AgentInterface):
+    """Wraps a function (sync or async) that takes the context and returns text or a response.
+
+    For tests of your own code: ``FunctionAgent(lambda ctx: "fixed answer")``.
+    """
+
+    def __init__(self, function: AgentFunction, *, name: str | None = None) -> None:
+        self.function = function
+        self.name = name or str(getattr(function, "__name__", "function"))
+
+    async def process(self, context: AgentContext) -> AgentResponse:
+        result = self.function(context)
+        if inspect.isawaitable(result):
+            result = await result
+        if isinstance(result, AgentResponse):
+            return result
+        if isinstance(result, str):
+            return AgentResponse(output=result)
+        raise TypeError(
+            f"{self.name} returned {type(result).__name__}; return a str or an AgentResponse"
+        )

@@ -1,0 +1,151 @@
+"""Settings: the environment first, then a ``.env`` file, then defaults.
+
+The specification's names work as written (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``,
+``DEFAULT_MODEL``), as do the SDKs' own ``OPENAI_BASE_URL`` and ``ANTHROPIC_BASE_URL``; our own
+settings are ``AGENTCLI_*``. Secrets are ``SecretStr``: they print as ``**********``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .context import (
+    DEFAULT_CLEANUP_TARGET,
+    DEFAULT_CLEANUP_THRESHOLD,
+    DEFAULT_MIN_MESSAGES_TO_KEEP,
+)
+from .errors import ConfigError
+
+__all__ = ["Settings", "default_data_dir", "load_settings"]
+
+
+def default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("agentcli", appauthor=False))
+
+
+def _alias(*names: str) -> Any:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Every setting agentcli reads. Construct with ``load_settings()`` for clear errors."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTCLI_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Provider keys and endpoints: the specification's and the SDKs' own names.
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_alias("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_alias("OPENAI_BASE_URL"))
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias=_alias("ANTHROPIC_API_KEY"))
+    anthropic_base_url: str | None = Field(None, validation_alias=_alias("ANTHROPIC_BASE_URL"))
+    ollama_base_url: str = Field(
+        "http://127.0.0.1:11434/v1",
+        validation_alias=_alias("AGENTCLI_OLLAMA_BASE_URL", "OLLAMA_BASE_URL"),
+    )
+    default_model: str | None = Field(
+        None, validation_alias=_alias("DEFAULT_MODEL", "AGENTCLI_DEFAULT_MODEL")
+    )
+
+    # Where sessions live.
+    data_dir: Path = Field(default_factory=default_data_dir)
+    store_url: str | None = None  # default: sqlite file in data_dir
+
+    # The context window policy.
+    context_window: int | None = Field(None, gt=0)  # overrides the model's own when set
+    cleanup_threshold: float = Field(DEFAULT_CLEANUP_THRESHOLD, gt=0, le=1)
+    cleanup_target: float = Field(DEFAULT_CLEANUP_TARGET, gt=0, lt=1)
+    min_messages_to_keep: int = Field(DEFAULT_MIN_MESSAGES_TO_KEEP, ge=0)
+    max_input_chars: int = Field(100_000, gt=0)
+
+    # Provider calls: one retry layer (the SDK's), bounded waits.
+    request_timeout: float = Field(30.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    max_retry_after: float = Field(20.0, ge=0)
+    stream_idle_timeout: float = Field(60.0, gt=0)
+    max_tool_rounds: int = Field(8, ge=1)
+    mcp_servers: list[str] = Field(default_factory=list)
+
+    # Logging.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="after")
+    def _target_below_threshold(self) -> Settings:
+        if self.cleanup_target >= self.cleanup_threshold:
+            raise ValueError(
+                f"AGENTCLI_CLEANUP_TARGET ({self.cleanup_target}) must be below "
+                f"AGENTCLI_CLEANUP_THRESHOLD ({self.cleanup_threshold})"
+            )
+        return self
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'sessions.db'}"
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting, secrets shown only as set or not set (for ``agentcli config``)."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                out[name] = "********** (set)" if value.get_secret_value() else "(empty)"
+            elif value is None:
+                out[name] = None
+            elif name == "store_url":
+                out[name] = _redact_url(str(value))
+            else:
+                out[name] = str(value) if isinstance(value, Path) else value
+        out["store_url"] = _redact_url(self.resolved_store_url)
+        return out
+
+
+def _redact_url(url: str) -> str:
+    """Hide a password in ``scheme://user:password@host`` URLs."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:****@{host}" if ":" in creds else url
+
+
+def check_env_file(path: Path) -> None:
+    """Raise ``ConfigError`` naming the first line of ``path`` that does not parse."""
+    if not path.is_file():
+        return
+    from dotenv.parser import parse_stream
+
+    with path.open(encoding="utf-8") as stream:
+        for binding in parse_stream(stream):
+            if binding.error:
+                line = binding.original.line
+                text = binding.original.string.rstrip("\n")
+                raise ConfigError(
+                    f"{path}: line {line} is not KEY=VALUE: {text[:60]!r}"
+                    " (quote values with spaces; comments start with #)"
+                )
+
+
+def load_settings(env_file: Path | None = Path(".env"), **overrides: Any) -> Settings:
+    """Build settings, turning validation failures into a ``ConfigError`` naming the variable."""
+    if env_file is not None:
+        check_env_file(env_file)
+    try:
+        return Settings(_env_file=env_file, **overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "settings"
+            name = loc if loc.isupper() else f"AGENTCLI_{loc.upper()}"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid setting: " + "; ".join(problems)) from None

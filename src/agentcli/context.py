@@ -1,0 +1,210 @@
+"""The context window policy: token counting per window, usage levels, and trimming.
+
+Pure: no I/O, no clocks. The numbers are the specification's: levels green below 70 %, yellow
+70-89 %, red at 90 % and above; at 90 % the window is trimmed first-in first-out down to 60 %,
+always keeping system messages and the last ``min_messages_to_keep`` messages.
+
+Trimming only ever drops a prefix of the non-system messages, and it never cuts just before a
+``tool`` message. Because a tool result always follows the assistant message that called it,
+that single rule keeps every tool call together with its results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .messages import Message
+
+__all__ = [
+    "DEFAULT_CLEANUP_TARGET",
+    "DEFAULT_CLEANUP_THRESHOLD",
+    "DEFAULT_CONTEXT_WINDOW",
+    "DEFAULT_MIN_MESSAGES_TO_KEEP",
+    "ContextTracker",
+    "ContextUsage",
+    "TrimPlan",
+    "UsageLevel",
+    "apply_trim",
+    "plan_trim",
+    "usage_level",
+]
+
+DEFAULT_CONTEXT_WINDOW = 100_000
+DEFAULT_CLEANUP_THRESHOLD = 0.90
+DEFAULT_CLEANUP_TARGET = 0.60
+DEFAULT_MIN_MESSAGES_TO_KEEP = 5
+YELLOW_AT = 0.70
+
+
+class UsageLevel(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+def usage_level(fraction: float, red_at: float = DEFAULT_CLEANUP_THRESHOLD) -> UsageLevel:
+    """Green below 70 %, yellow from 70 % up to the red mark (90 %), red from there."""
+    if fraction >= red_at:
+        return UsageLevel.RED
+    if fraction >= YELLOW_AT:
+        return UsageLevel.YELLOW
+    return UsageLevel.GREEN
+
+
+@dataclass(frozen=True, slots=True)
+class ContextUsage:
+    """How full a session's window is. ``trimmed`` counts messages moved out of the window."""
+
+    tokens: int
+    window: int
+    fraction: float
+    level: UsageLevel
+    messages: int
+    trimmed: int = 0
+    warning: str | None = None
+
+    @property
+    def percent(self) -> float:
+        return self.fraction * 100
+
+
+@dataclass(frozen=True, slots=True)
+class TrimPlan:
+    """What a trim does: drop the first ``drop`` non-system messages of the window."""
+
+    drop: int
+    tokens_before: int
+    tokens_after: int
+    target: int
+    warning: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.drop > 0
+
+
+def plan_trim(
+    window: Sequence[Message],
+    *,
+    window_size: int,
+    target: float = DEFAULT_CLEANUP_TARGET,
+    min_keep: int = DEFAULT_MIN_MESSAGES_TO_KEEP,
+    overhead: int = 0,
+) -> TrimPlan:
+    """Plan the smallest first-in first-out drop that brings the window to ``target``.
+
+    ``overhead`` is what the window costs beyond its messages (a system prompt, tool schemas).
+    If no allowed drop reaches the target (the kept messages alone are too large), the plan
+    drops as much as the rules allow and says so in ``warning``. Applying a plan and planning
+    again gives an empty plan.
+    """
+    target_tokens = int(window_size * target)
+    body = [m for m in window if m.role != "system"]
+    total = overhead + sum(m.tokens for m in window)
+    if total <= target_tokens:
+        return TrimPlan(0, total, total, target_tokens)
+
+    last_cut = max(0, len(body) - min_keep)
+    remaining = total
+    best = 0
+    best_remaining = total
+    for cut in range(1, last_cut + 1):
+        remaining -= body[cut - 1].tokens
+        if cut < len(body) and body[cut].role == "tool":
+            continue  # cutting here would separate a tool result from its call
+        best, best_remaining = cut, remaining
+        if remaining <= target_tokens:
+            return TrimPlan(best, total, best_remaining, target_tokens)
+
+    warning = (
+        f"the messages that must be kept need {best_remaining:,} tokens, above the cleanup "
+        f"target of {target_tokens:,}; the window cannot shrink further without dropping "
+        f"one of the last {min_keep} messages or splitting a tool call from its result"
+    )
+    return TrimPlan(best, total, best_remaining, target_tokens, warning)
+
+
+def apply_trim(window: Sequence[Message], drop: int) -> list[Message]:
+    """The window without its first ``drop`` non-system messages (system messages stay)."""
+    if drop <= 0:
+        return list(window)
+    kept: list[Message] = []
+    dropped = 0
+    for message in window:
+        if message.role != "system" and dropped < drop:
+            dropped += 1
+            continue
+        kept.append(message)
+    return kept
+
+
+class ContextTracker:
+    """Counts the window's tokens as one integer, updated per message: O(1) per change."""
+
+    __slots__ = ("min_keep", "target", "threshold", "tokens", "window_size")
+
+    def __init__(
+        self,
+        window_size: int = DEFAULT_CONTEXT_WINDOW,
+        *,
+        threshold: float = DEFAULT_CLEANUP_THRESHOLD,
+        target: float = DEFAULT_CLEANUP_TARGET,
+        min_keep: int = DEFAULT_MIN_MESSAGES_TO_KEEP,
+        tokens: int = 0,
+    ) -> None:
+        if window_size <= 0:
+            raise ValueError("context window size must be positive")
+        if not 0 < target < threshold <= 1:
+            raise ValueError(
+                f"need 0 < cleanup_target < cleanup_threshold <= 1, got {target} and {threshold}"
+            )
+        if min_keep < 0:
+            raise ValueError("min_messages_to_keep cannot be negative")
+        self.window_size = window_size
+        self.threshold = threshold
+        self.target = target
+        self.min_keep = min_keep
+        self.tokens = tokens
+
+    def add(self, tokens: int) -> None:
+        self.tokens += tokens
+
+    def remove(self, tokens: int) -> None:
+        self.tokens = max(0, self.tokens - tokens)
+
+    @property
+    def fraction(self) -> float:
+        return self.tokens / self.window_size
+
+    @property
+    def level(self) -> UsageLevel:
+        return usage_level(self.fraction, self.threshold)
+
+    @property
+    def needs_cleanup(self) -> bool:
+        return self.fraction >= self.threshold
+
+    def plan(self, window: Sequence[Message], overhead: int = 0) -> TrimPlan:
+        return plan_trim(
+            window,
+            window_size=self.window_size,
+            target=self.target,
+            min_keep=self.min_keep,
+            overhead=overhead,
+        )
+
+    def usage(self, messages: int, trimmed: int = 0, warning: str | None = None) -> ContextUsage:
+        return ContextUsage(
+            tokens=self.tokens,
+            window=self.window_size,
+            fraction=self.fraction,
+            level=self.level,
+            messages=messages,
+            trimmed=trimmed,
+            warning=warning,
+        )
+
+    def __repr__(self) -> str:
+        return f"ContextTracker({self.tokens}/{self.window_size}, {self.level.value})"

@@ -1,0 +1,132 @@
+"""The one error tree of agentcli.
+
+``AgentCLIError``
+ ├── ``UserError``            the caller asked for something invalid; fix the input
+ │    ├── ``InvalidInputError``     text that cannot be stored, input over the size limit
+ │    ├── ``ConfigError``           a bad setting, a malformed ``.env`` line, an unknown agent spec
+ │    ├── ``SessionNotFoundError``  no session with that id
+ │    └── ``MissingDependencyError`` an optional extra is not installed (names the install command)
+ └── ``RuntimeFailure``        something failed while running; the input may be fine
+      ├── ``StoreError``            the session store could not read or write
+      ├── ``AgentError``            the agent raised or returned an error
+      └── ``ProviderError``         a model provider failed (carries status and retry hint)
+           ├── ``AuthenticationError``   bad or missing key
+           ├── ``ModelNotFoundError``    unknown model name
+           ├── ``RateLimitError``        429; ``retry_after`` seconds when the server said
+           ├── ``ContextLengthError``    the request is larger than the model's window
+           ├── ``ProviderTimeoutError``  no answer or a stalled stream
+           └── ``ProviderUnavailableError`` connection refused, 5xx
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentCLIError",
+    "AgentError",
+    "AuthenticationError",
+    "ConfigError",
+    "ContextLengthError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "ModelNotFoundError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "ProviderUnavailableError",
+    "RateLimitError",
+    "RuntimeFailure",
+    "SessionNotFoundError",
+    "StoreError",
+    "UserError",
+]
+
+
+class AgentCLIError(Exception):
+    """Base of every error agentcli raises on purpose."""
+
+
+class UserError(AgentCLIError):
+    """The caller's input or configuration is wrong; retrying unchanged will fail again."""
+
+
+class InvalidInputError(UserError, ValueError):
+    """Input that cannot be accepted: too long, or text that cannot be stored faithfully."""
+
+
+class ConfigError(UserError):
+    """A setting, environment variable, ``.env`` line or agent spec is invalid."""
+
+
+class SessionNotFoundError(UserError, KeyError):
+    """No session has the given id."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(session_id)
+        self.session_id = session_id
+
+    def __str__(self) -> str:
+        return f"no session with id {self.session_id!r}"
+
+
+class MissingDependencyError(UserError, ImportError):
+    """An optional extra is needed; the message names the install command."""
+
+    def __init__(self, feature: str, extra: str) -> None:
+        self.feature = feature
+        self.extra = extra
+        super().__init__(f"{feature} needs an optional extra: pip install 'agentcli[{extra}]'")
+
+
+class RuntimeFailure(AgentCLIError):
+    """Something failed while running: a store, an agent or a provider."""
+
+
+class StoreError(RuntimeFailure):
+    """The session store could not complete a read or write."""
+
+
+class AgentError(RuntimeFailure):
+    """The agent raised, or reported an error in its response."""
+
+
+class ProviderError(AgentError):
+    """A model provider failed. ``status`` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, *, provider: str = "", status: int | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+
+
+class AuthenticationError(ProviderError):
+    """The provider rejected the API key (or none was configured)."""
+
+
+class ModelNotFoundError(ProviderError):
+    """The provider does not know the model name."""
+
+
+class RateLimitError(ProviderError):
+    """The provider is rate limiting; ``retry_after`` is in seconds when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = 429,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, status=status)
+        self.retry_after = retry_after
+
+
+class ContextLengthError(ProviderError):
+    """The request did not fit in the model's context window."""
+
+
+class ProviderTimeoutError(ProviderError):
+    """The provider did not answer in time, or a stream stalled."""
+
+
+class ProviderUnavailableError(ProviderError):
+    """The provider could not be reached or answered with a server error."""

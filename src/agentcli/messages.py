@@ -1,0 +1,161 @@
+"""The vocabulary every part shares: messages, the agent's context and its response.
+
+Provider-neutral on purpose: OpenAI and Anthropic formats are translated in the agents that
+talk to them and never stored. ``Message`` is a slotted, frozen pydantic dataclass because a
+session holds thousands of them: it costs about as much memory as a plain dict (a ``BaseModel``
+costs nearly three times as much) and is still validated and serialised by pydantic.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+)
+from pydantic.dataclasses import dataclass
+
+__all__ = [
+    "AgentContext",
+    "AgentResponse",
+    "Message",
+    "MessageStatus",
+    "Role",
+    "StorableText",
+    "ToolCall",
+    "check_storable",
+    "messages_adapter",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+MessageStatus = Literal["complete", "interrupted", "failed"]
+
+# NUL cannot be stored in PostgreSQL text and is cut by C APIs; lone surrogates cannot be
+# encoded as UTF-8. Both would break a later write, so they are refused when the text arrives.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def check_storable(text: str) -> str:
+    """Return ``text`` unchanged, or raise ``ValueError`` naming the first unstorable character."""
+    bad = _UNSTORABLE.search(text)
+    if bad is not None:
+        char = bad.group()
+        kind = "a NUL character" if char == "\x00" else "a lone surrogate"
+        raise ValueError(
+            f"text contains {kind} (U+{ord(char):04X}) at position {bad.start()}, "
+            "which cannot be stored faithfully; remove it and try again"
+        )
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(check_storable)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCall:
+    """A request from the model to run one tool. ``arguments`` is the JSON text the model sent."""
+
+    id: StorableText
+    name: StorableText
+    arguments: StorableText = "{}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One entry of a conversation.
+
+    ``seq`` is the message's position in its session, assigned by the store (0 until stored);
+    order is by ``seq``, never by ``timestamp``. An assistant message may carry ``tool_calls``;
+    each is answered by a ``tool`` message whose ``tool_call_id`` names it. ``status`` marks an
+    answer that was interrupted (kept, shown as such) or a turn that failed (kept in the
+    transcript, never sent to a model).
+    """
+
+    role: Role
+    content: StorableText = ""
+    tokens: Annotated[int, Field(ge=0)] = 0
+    seq: Annotated[int, Field(ge=0)] = 0
+    timestamp: AwareDatetime = Field(default_factory=_now)
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: StorableText | None = None
+    name: StorableText | None = None
+    status: MessageStatus = "complete"
+    metadata: dict[str, JsonValue] | None = None
+
+    @property
+    def in_window(self) -> bool:
+        """Whether a model may see this message (failed turns are transcript only)."""
+        return self.status != "failed"
+
+
+messages_adapter: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
+"""Saves and loads lists of messages, every field exactly (``dump_json``/``validate_json``)."""
+
+
+class AgentContext(BaseModel):
+    """What an agent sees for one turn: the new input and the window of history before it."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=False)
+
+    input: StorableText
+    session_id: str
+    conversation_history: list[Message] = Field(default_factory=list)
+    system_prompt: StorableText | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class AgentResponse(BaseModel):
+    """An agent's answer. ``metadata`` may hold ``tokens``, ``prompt_tokens``,
+    ``completion_tokens``, ``cost`` and ``error``, as the specification lists.
+
+    ``messages`` lets an agent that ran tools return the intermediate assistant tool calls and
+    tool results, so they are stored with their ids (the final ``output`` is stored after them).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    output: StorableText
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    messages: list[Message] = Field(default_factory=list)
+
+    @property
+    def tokens(self) -> int | None:
+        """Total tokens the agent reported for this turn, if it reported any."""
+        return _int_or_none(self.metadata.get("tokens"))
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        return _int_or_none(self.metadata.get("prompt_tokens"))
+
+    @property
+    def completion_tokens(self) -> int | None:
+        return _int_or_none(self.metadata.get("completion_tokens"))
+
+    @property
+    def cost(self) -> float | None:
+        value = self.metadata.get("cost")
+        return (
+            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
+
+    @property
+    def is_error(self) -> bool:
+        return bool(self.metadata.get("error"))
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value

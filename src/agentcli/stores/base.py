@@ -1,0 +1,101 @@
+"""The session store protocol: a handful of async methods every backend implements.
+
+Order is by ``seq`` (1, 2, 3 ... per session), assigned by the store inside the same atomic
+step that writes the batch, never by clock. A batch is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from pydantic import JsonValue
+
+from ..messages import Message
+
+__all__ = ["SessionInfo", "SessionStore", "validate_session_id"]
+
+_MAX_ID = 128
+
+
+def validate_session_id(session_id: str) -> str:
+    """Session ids are 1-128 printable characters without path separators or NUL."""
+    from ..errors import InvalidInputError
+
+    if not session_id or len(session_id) > _MAX_ID:
+        raise InvalidInputError(f"session id must be 1 to {_MAX_ID} characters")
+    if any(c in session_id for c in "/\\\x00") or not session_id.isprintable():
+        raise InvalidInputError(
+            f"session id {session_id!r} may not contain '/', '\\\\' or control characters"
+        )
+    if session_id in {".", ".."}:
+        raise InvalidInputError(f"session id {session_id!r} is reserved")
+    return session_id
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session's summary. ``window_start`` is the first ``seq`` of the agent's window
+    (messages before it were trimmed out of the window but stay in the transcript)."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    message_count: int
+    last_seq: int
+    window_start: int = 1
+    title: str = ""
+    tokens: int = 0
+    metadata: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@runtime_checkable
+class SessionStore(Protocol):
+    """Persistence for sessions. Every backend passes ``tests/stores/conformance.py``."""
+
+    async def append(self, session_id: str, messages: Sequence[Message]) -> list[Message]:
+        """Store ``messages`` at the end of the session (created if new), atomically.
+
+        Returns the stored messages with their ``seq`` assigned, in order.
+        """
+        ...
+
+    async def read(
+        self, session_id: str, *, since_seq: int = 1, last: int | None = None
+    ) -> list[Message]:
+        """Messages with ``seq >= since_seq`` in order; only the final ``last`` if given.
+        An unknown session reads as empty."""
+        ...
+
+    async def info(self, session_id: str) -> SessionInfo | None:
+        """The session's summary, or ``None`` if it does not exist."""
+        ...
+
+    async def list_sessions(self, *, limit: int | None = None) -> list[SessionInfo]:
+        """Sessions, most recently active first."""
+        ...
+
+    async def set_state(
+        self,
+        session_id: str,
+        *,
+        window_start: int | None = None,
+        metadata: dict[str, JsonValue] | None = None,
+    ) -> None:
+        """Move the window marker and/or merge ``metadata`` into the session's metadata.
+        Creates the session if it does not exist."""
+        ...
+
+    async def delete(self, session_id: str) -> bool:
+        """Remove the session and its messages; ``True`` if it existed."""
+        ...
+
+    async def expire(self, before: datetime) -> int:
+        """Delete sessions last active before ``before``; returns how many."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and files."""
+        ...

