@@ -59,7 +59,8 @@ class Settings(BaseSettings):
 
     # Where sessions live.
     data_dir: Path = Field(default_factory=default_data_dir)
-    store_url: str | None = None  # default: sqlite file in data_dir
+    # A secret: database URLs carry passwords. Default: a SQLite file in data_dir.
+    store_url: SecretStr | None = None
 
     # The context window policy.
     context_window: int | None = Field(None, gt=0)  # overrides the model's own when set
@@ -91,18 +92,20 @@ class Settings(BaseSettings):
 
     @property
     def resolved_store_url(self) -> str:
-        return self.store_url or f"sqlite:///{self.data_dir / 'sessions.db'}"
+        if self.store_url is not None and self.store_url.get_secret_value():
+            return self.store_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'sessions.db'}"
 
     def redacted(self) -> dict[str, Any]:
         """Every setting, secrets shown only as set or not set (for ``agentcli config``)."""
         out: dict[str, Any] = {}
         for name, value in self.model_dump().items():
+            if name == "store_url":
+                continue
             if isinstance(value, SecretStr):
                 out[name] = "********** (set)" if value.get_secret_value() else "(empty)"
             elif value is None:
                 out[name] = None
-            elif name == "store_url":
-                out[name] = _redact_url(str(value))
             else:
                 out[name] = str(value) if isinstance(value, Path) else value
         out["store_url"] = _redact_url(self.resolved_store_url)

@@ -440,7 +440,7 @@ class SessionManager:
         overhead = (
             stored_overhead
             if isinstance(stored_overhead, int)
-            else self._tokens(system_prompt or "")
+            else (self._tokens(system_prompt) if system_prompt else 0)
         )
         window = [
             m for m in transcript if m.in_window and (m.seq >= window_start or m.role == "system")
@@ -498,13 +498,17 @@ class SessionManager:
         return await self._apply(session_id, state, self._plan(state))
 
     def _plan(self, state: _State, *, hard: bool = False) -> TrimPlan:
-        """Plan a trim to the cleanup target; ``hard`` halves the target and keeps only the
-        newest message, for when the provider says the request is too long."""
+        """Plan a trim to the cleanup target; ``hard`` (the provider said the request is too
+        long) halves what is there and keeps only the newest message."""
         tracker = state.tracker
+        target = tracker.target
+        if hard:
+            # Our count was too low, so aim well below both the target and what we counted.
+            target = min(target, tracker.fraction) / 2
         return plan_trim(
             state.window,
             window_size=tracker.window_size,
-            target=tracker.target / 2 if hard else tracker.target,
+            target=target,
             # The newest message is the input being answered: it always stays.
             min_keep=1 if hard else max(1, tracker.min_keep),
             overhead=state.overhead,

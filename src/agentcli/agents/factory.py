@@ -43,6 +43,11 @@ def parse_spec(spec: str) -> AgentSpec:
         raise ConfigError("empty agent spec; try 'echo' or 'openai:gpt-4o-mini'")
     if text in BUILTIN:
         return AgentSpec(text, "", text)
+    provider, _, model = text.partition(":")
+    if provider in PROVIDERS:
+        if not model:
+            raise ConfigError(f"agent spec {text!r} names no model after ':'")
+        return AgentSpec(provider, model, text)  # model names may contain ':' (ollama tags)
     head, sep, tail = text.rpartition(":")
     if not sep:
         close = difflib.get_close_matches(text, [*BUILTIN, *PROVIDERS], n=1)
@@ -53,8 +58,6 @@ def parse_spec(spec: str) -> AgentSpec:
         )
     if not tail:
         raise ConfigError(f"agent spec {text!r} names no model or class after ':'")
-    if head in PROVIDERS:
-        return AgentSpec(head, tail, text)
     if head.endswith(".py"):
         return AgentSpec("file", f"{head}:{tail}", text)
     if head.isidentifier() or all(p.isidentifier() for p in head.split(".")):
