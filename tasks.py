@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""The project's task runner: people and CI call the same commands.
+
+    python3 tasks.py test        install pinned dependencies into .venv, run the whole suite
+    python3 tasks.py lint        ruff check and ruff format --check
+    python3 tasks.py types       mypy --strict over src/ and tests/
+    python3 tasks.py check       lint, types and test, in that order
+    python3 tasks.py bench       the benchmarks (benchmarks/README.md)
+    python3 tasks.py compile     re-pin requirements/*.txt with hashes (needs uv)
+
+Only the standard library is used here, so it runs on a fresh machine with Python 3.11+.
+Everything is installed into ./.venv (made on first use) from hash-pinned files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("AGENTCLI_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+STAMP = VENV / ".agentcli-installed"
+
+
+def run(*args: str | Path, check: bool = True) -> int:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    code = subprocess.call([str(a) for a in args], cwd=ROOT)
+    if check and code != 0:
+        sys.exit(code)
+    return code
+
+
+def install() -> None:
+    """Make .venv and install the pinned dev requirements and the package (skipped if current)."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"agentcli needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    wanted = hashlib.sha256(
+        (ROOT / "requirements" / "dev.txt").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
+    ).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    pip = (PYTHON, "-m", "pip", "--disable-pip-version-check", "--quiet")
+    run(*pip, "install", "--require-hashes", "-r", "requirements/dev.txt")
+    # The build backend is pinned in dev.txt, so no unpinned build environment is fetched.
+    run(*pip, "install", "--no-deps", "--no-build-isolation", "-e", ".")
+    STAMP.write_text(wanted)
+
+
+def test(*extra: str) -> None:
+    install()
+    # Exit code 5 means pytest collected no tests: treat it as the failure it is.
+    code = run(PYTHON, "-m", "pytest", *extra, check=False)
+    if code == 5:
+        print("pytest collected no tests", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code)
+
+
+def lint() -> None:
+    install()
+    run(PYTHON, "-m", "ruff", "check", ".")
+    run(PYTHON, "-m", "ruff", "format", "--check", ".")
+
+
+def types() -> None:
+    install()
+    run(PYTHON, "-m", "mypy")
+
+
+def bench(*extra: str) -> None:
+    install()
+    run(PYTHON, "benchmarks/run.py", *extra)
+
+
+def compile_requirements() -> None:
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    common = ["--generate-hashes", "--python-version", "3.11", "--no-header", "-q"]
+    for args in (
+        ["pyproject.toml", "-o", "requirements/base.txt"],
+        ["--all-extras", "pyproject.toml", "requirements/dev.in", "-o", "requirements/dev.txt"],
+        ["requirements/bench.in", "-o", "requirements/bench.txt"],
+    ):
+        subprocess.check_call(["uv", "pip", "compile", *common, *args], cwd=ROOT, env=env)
+
+
+def main(argv: list[str]) -> None:
+    task, *extra = argv or ["check"]
+    if task == "install":
+        install()
+    elif task == "test":
+        test(*extra)
+    elif task == "lint":
+        lint()
+    elif task == "types":
+        types()
+    elif task == "check":
+        lint()
+        types()
+        test(*extra)
+    elif task == "bench":
+        bench(*extra)
+    elif task == "compile":
+        compile_requirements()
+    else:
+        sys.exit(f"unknown task {task!r}; see the top of tasks.py")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
