@@ -33,6 +33,7 @@ __all__ = [
     "ToolCall",
     "check_storable",
     "messages_adapter",
+    "with_seq",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -98,6 +99,21 @@ class Message:
     def in_window(self) -> bool:
         """Whether a model may see this message (failed turns are transcript only)."""
         return self.status != "failed"
+
+
+_MESSAGE_FIELDS = tuple(Message.__dataclass_fields__)
+
+
+def with_seq(message: Message, seq: int) -> Message:
+    """A copy of ``message`` numbered ``seq``, for stores. The message was validated when it
+    was made, so the copy skips validation (``dataclasses.replace`` would run it again)."""
+    if seq < 0:
+        raise ValueError("seq cannot be negative")
+    copy = object.__new__(Message)
+    for name in _MESSAGE_FIELDS:
+        object.__setattr__(copy, name, getattr(message, name))
+    object.__setattr__(copy, "seq", seq)
+    return copy
 
 
 messages_adapter: TypeAdapter[list[Message]] = TypeAdapter(list[Message])

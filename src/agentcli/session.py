@@ -231,7 +231,8 @@ class SessionManager:
         If the consumer stops early (Ctrl-C, a client that went away), the partial answer is
         stored marked ``interrupted`` and the session stays usable.
         """
-        validate_session_id(session_id)
+        if session_id not in self._cache:  # ids in the cache were checked when they came in
+            validate_session_id(session_id)
         self._check_input(text)
         turn = _TurnLog(session_id, len(text))
         async with self._session_lock(session_id):

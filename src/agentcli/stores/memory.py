@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pydantic import JsonValue
 
-from ..messages import Message
+from ..messages import Message, with_seq
 from .base import SessionInfo, validate_session_id
 
 __all__ = ["MemoryStore"]
@@ -43,7 +43,7 @@ class MemoryStore:
         # the session untouched.
         session = self._sessions.get(session_id)
         start = len(session.messages) + 1 if session else 1
-        stored = [dataclasses.replace(m, seq=start + i) for i, m in enumerate(messages)]
+        stored = [with_seq(m, start + i) for i, m in enumerate(messages)]
         session = self._get_or_create(session_id)
         session.messages.extend(stored)
         session.tokens += sum(m.tokens for m in stored)
