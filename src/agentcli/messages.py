@@ -32,6 +32,7 @@ __all__ = [
     "StorableText",
     "ToolCall",
     "check_storable",
+    "make_storable",
     "messages_adapter",
     "with_seq",
 ]
@@ -55,6 +56,12 @@ def check_storable(text: str) -> str:
             "which cannot be stored faithfully; remove it and try again"
         )
     return text
+
+
+def make_storable(text: str) -> str:
+    """Replace unstorable characters with U+FFFD, for text we pass on rather than refuse
+    (a tool's output, say)."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 StorableText = Annotated[str, AfterValidator(check_storable)]
