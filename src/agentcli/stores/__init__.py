@@ -1,6 +1,7 @@
 """Session stores: where transcripts live. ``open_store(url)`` picks one from a URL.
 
-``memory://`` (this process only), ``sqlite:///path/to/file.db`` (the default, embedded),
+``memory://`` (this process only), ``sqlite:////abs/path.db`` or ``sqlite:///relative.db``
+(the default, embedded; the SQLAlchemy convention),
 ``redis://host:port/db`` and ``postgresql://user@host/db`` (extras, for many machines).
 """
 
@@ -44,6 +45,6 @@ def open_store(url: str) -> SessionStore:
 
         return SQLiteStore.from_url(url)
     raise ConfigError(
-        f"unknown store URL {url.split('@')[-1]!r}: use memory://, sqlite:///path/file.db"
+        f"unknown store URL {url.split('@')[-1]!r}: use memory://, sqlite:////abs/path/file.db"
         " (redis:// and postgresql:// come with the server extras)"
     )

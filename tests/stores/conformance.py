@@ -1,0 +1,575 @@
+"""The ``SessionStore`` conformance suite: what every backend must do, tested the same way.
+
+The suite is the class ``StoreConformance``; ``test_conformance.py`` runs it once per entry of
+``BACKENDS`` through the parametrised ``backend`` fixture in ``conftest.py``.
+
+Adding a backend (Redis, PostgreSQL, ...) is one entry in ``BACKENDS``:
+
+1. Write an async context manager ``my_backend(request) -> Backend``. ``request`` is pytest's
+   fixture request, so it can ask for ``tmp_path`` or a server fixture with
+   ``request.getfixturevalue(...)``, or call ``pytest.skip(...)`` when the server is missing.
+   ``Backend.open()`` must return a *new client* on the same storage each call (tests use
+   several clients at once and reopen after ``close()``); ``Backend.url`` is the URL that
+   ``agentcli.stores.open_store`` accepts in another process, or ``None`` if the data lives
+   only in this process. Close every client you opened, and remove the data, when the context
+   exits.
+2. Add ``"name": my_backend`` to ``BACKENDS``. Every test below then runs on it; the
+   cross-process tests run on every backend not listed in ``PROCESS_LOCAL``.
+
+Tests use fixed messages (no randomness) covering every field of ``Message``: tool calls,
+metadata, unicode, non-UTC timestamps, all statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentcli.errors import InvalidInputError
+from agentcli.messages import Message, ToolCall, messages_adapter
+from agentcli.stores import MemoryStore, SessionStore, SQLiteStore
+
+__all__ = [
+    "BACKENDS",
+    "PROCESS_LOCAL",
+    "Backend",
+    "StoreConformance",
+    "append_from_processes",
+    "assert_same_messages",
+    "finish_child",
+    "sample_messages",
+    "start_child",
+]
+
+
+@dataclass
+class Backend:
+    """One storage under test. ``open()`` gives a new client on the same data."""
+
+    name: str
+    open: Callable[[], Awaitable[SessionStore]]
+    url: str | None = None
+
+
+BackendFactory = Callable[[pytest.FixtureRequest], AbstractAsyncContextManager[Backend]]
+
+
+@asynccontextmanager
+async def memory_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    # One process, one dict: every "client" is the same object.
+    store = MemoryStore()
+
+    async def open_store() -> SessionStore:
+        return store
+
+    yield Backend("memory", open_store)
+
+
+@asynccontextmanager
+async def sqlite_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    path = tmp_path / "not" / "yet" / "there" / "sessions.db"  # parents are created on open
+    clients: list[SQLiteStore] = []
+    # NORMAL, not the default FULL: an fsync per commit changes nothing the suite checks and,
+    # on a disk shared with other jobs, makes its 5,000 appends several times slower.
+    url = f"sqlite:///{path}?synchronous=normal"
+
+    async def open_store() -> SessionStore:
+        clients.append(SQLiteStore.from_url(url))
+        return clients[-1]
+
+    try:
+        yield Backend("sqlite", open_store, url=url)
+    finally:
+        for client in clients:
+            await client.close()
+
+
+# The extension point: one entry per backend (see the module docstring).
+# Backends whose data other processes cannot reach: the cross-process tests leave them out.
+PROCESS_LOCAL = frozenset({"memory"})
+
+BACKENDS: dict[str, BackendFactory] = {
+    "memory": memory_backend,
+    "sqlite": sqlite_backend,
+}
+
+
+# ---------------------------------------------------------------------- fixed test data
+
+_PLUS_5_30 = timezone(timedelta(hours=5, minutes=30))
+_UNICODE = 'héllo wörld ✓ 你好 مرحبا 🧑‍💻 e\u0301 \u2028 tab\t"quotes" \\back\\slash\n'
+
+
+def sample_messages() -> list[Message]:
+    """A conversation that uses every field of ``Message``, in an order a session can hold."""
+    base = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    return [
+        Message(role="system", content="You are terse.", tokens=4, timestamp=base),
+        Message(
+            role="user",
+            content="Weather in Paris and 東京? " + _UNICODE * 2,  # > 80 characters
+            tokens=17,
+            timestamp=base.astimezone(_PLUS_5_30),  # an offset that is not UTC
+        ),
+        Message(
+            role="assistant",
+            content="",
+            tokens=30,
+            timestamp=base + timedelta(seconds=1),
+            tool_calls=(
+                ToolCall(id="call_1", name="weather", arguments='{"city": "Paris"}'),
+                ToolCall(id="call_2", name="weather", arguments='{"city": "東京", "n": 1.5}'),
+            ),
+            metadata={"model": "m-1", "prompt_tokens": 40, "cost": 0.000125},
+        ),
+        Message(
+            role="tool",
+            content='{"temp": 21.5, "sky": "☀"}',
+            tokens=9,
+            tool_call_id="call_1",
+            name="weather",
+            timestamp=base + timedelta(seconds=2),
+        ),
+        Message(
+            role="tool",
+            content="error: city not found",
+            tokens=5,
+            tool_call_id="call_2",
+            name="weather",
+            timestamp=base + timedelta(seconds=2, microseconds=1),
+        ),
+        Message(
+            role="assistant",
+            content="Paris: 21.5 °C. Partial answer for 東",
+            tokens=12,
+            status="interrupted",
+            timestamp=base + timedelta(seconds=3),
+        ),
+        Message(role="user", content="", tokens=0, timestamp=base + timedelta(seconds=4)),
+        Message(
+            role="assistant",
+            status="failed",
+            timestamp=base + timedelta(seconds=5),
+            metadata={
+                "error": "RateLimitError: slow down ✋",
+                "nested": {"list": [1, -2, 3.25, None, True, "x"], "empty": {}},
+                "big": 2**53 + 1,
+                "tiny": 1e-300,
+                "none": None,
+            },
+        ),
+    ]
+
+
+def assert_same_messages(
+    stored: Sequence[Message], expected: Sequence[Message], *, first_seq: int | None = 1
+) -> None:
+    """Every field equal, timestamps equal *and* at the same UTC offset; ``seq`` counts up from
+    ``first_seq`` (or is compared as given when ``first_seq`` is ``None``)."""
+    assert len(stored) == len(expected)
+    for index, (got, want) in enumerate(zip(stored, expected, strict=True)):
+        for field in dataclasses.fields(Message):
+            if field.name == "seq" and first_seq is not None:
+                assert got.seq == first_seq + index, f"message {index}: seq"
+                continue
+            got_value, want_value = getattr(got, field.name), getattr(want, field.name)
+            assert got_value == want_value, f"message {index}: {field.name}"
+            assert type(got_value) is type(want_value) or field.name == "timestamp"
+        assert got.timestamp.utcoffset() == want.timestamp.utcoffset(), f"message {index}: offset"
+
+
+def _user(text: str, tokens: int = 1) -> Message:
+    return Message(role="user", content=text, tokens=tokens)
+
+
+async def _tick() -> None:
+    """Let the clock move: "last active" is a time, and a store may read a coarse clock."""
+    await asyncio.sleep(0.002)
+
+
+# ---------------------------------------------------------------------- a child process
+
+# Runs in a fresh interpreter: ``read`` prints the session as JSON; ``append`` says "ready",
+# waits for a line on stdin (so all children start together) and appends one message at a time.
+_CHILD = """
+import asyncio, json, sys
+from agentcli.messages import Message, messages_adapter
+from agentcli.stores import open_store
+
+async def main(url, command, session_id, count, tag):
+    store = open_store(url)
+    try:
+        if command == "read":
+            info = await store.info(session_id)
+            messages = await store.read(session_id)
+            print(json.dumps({
+                "messages": json.loads(messages_adapter.dump_json(messages)),
+                "info": None if info is None else {
+                    "message_count": info.message_count, "last_seq": info.last_seq,
+                    "window_start": info.window_start, "title": info.title,
+                    "tokens": info.tokens, "metadata": info.metadata,
+                },
+            }))
+        else:
+            print("ready", flush=True)
+            sys.stdin.readline()
+            seqs = []
+            for i in range(int(count)):
+                message = Message(role="user", content=f"{tag}-{i}")
+                seqs.append((await store.append(session_id, [message]))[0].seq)
+            print(json.dumps(seqs))
+    finally:
+        await store.close()
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+async def start_child(*args: str) -> asyncio.subprocess.Process:
+    """Start ``_CHILD`` with ``url command session_id count tag``."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _CHILD,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def finish_child(process: asyncio.subprocess.Process) -> Any:
+    """Wait for a child, check it succeeded, and return the JSON it printed."""
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    return json.loads(out)
+
+
+async def append_from_processes(
+    url: str, session_id: str, processes: int, appends: int
+) -> list[list[int]]:
+    """Start ``processes`` children that each append ``appends`` messages (``p{n}-{i}``) to one
+    session, all released at once; return each child's stored sequence numbers."""
+    children = [
+        await start_child(url, "append", session_id, str(appends), f"p{p}")
+        for p in range(processes)
+    ]
+    try:
+        for child in children:  # wait until every child is ready, then start them together
+            assert child.stdout is not None
+            line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
+            assert line == b"ready\n", line
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(b"go\n")
+            await child.stdin.drain()
+        return [await finish_child(child) for child in children]
+    finally:
+        for child in children:
+            if child.returncode is None:  # only after a failure above
+                child.kill()
+                await child.communicate()
+
+
+# ---------------------------------------------------------------------- the suite
+
+
+class StoreConformance:
+    """Every test takes ``store`` (a client of a fresh, empty storage) and/or ``backend``."""
+
+    # -- round trip and order
+
+    async def test_round_trip_keeps_every_field(self, store: SessionStore) -> None:
+        sent = sample_messages()
+        returned = await store.append("s1", sent)
+        assert_same_messages(returned, sent)
+        assert_same_messages(await store.read("s1"), sent)
+
+    async def test_batches_continue_the_sequence(self, store: SessionStore) -> None:
+        sent = sample_messages()
+        first = await store.append("s1", sent[:3])
+        second = await store.append("s1", sent[3:4])
+        third = await store.append("s1", sent[4:])
+        assert [m.seq for m in first + second + third] == list(range(1, len(sent) + 1))
+        assert_same_messages(await store.read("s1"), sent)
+
+    async def test_order_is_by_sequence_never_by_clock(self, store: SessionStore) -> None:
+        now = datetime.now(UTC)
+        # Timestamps go backwards (clock steps, other machines): order must not follow them.
+        late_first = [
+            Message(role="user", content=str(i), timestamp=now - timedelta(hours=i))
+            for i in range(5)
+        ]
+        for message in late_first:
+            await store.append("s1", [message])
+        assert [m.content for m in await store.read("s1")] == ["0", "1", "2", "3", "4"]
+
+    async def test_stored_seq_ignores_the_callers_seq(self, store: SessionStore) -> None:
+        stale = dataclasses.replace(_user("x"), seq=42)
+        stored = await store.append("s1", [stale, stale])
+        assert [m.seq for m in stored] == [1, 2]
+        assert [m.seq for m in await store.read("s1")] == [1, 2]
+
+    async def test_sessions_are_independent(self, store: SessionStore) -> None:
+        for i in range(3):
+            await store.append("a", [_user(f"a{i}")])
+            await store.append("b", [_user(f"b{i}")])
+        assert [(m.seq, m.content) for m in await store.read("a")] == [
+            (1, "a0"),
+            (2, "a1"),
+            (3, "a2"),
+        ]
+        assert [m.content for m in await store.read("b")] == ["b0", "b1", "b2"]
+
+    async def test_read_since_and_last(self, store: SessionStore) -> None:
+        await store.append("s1", [_user(str(i)) for i in range(1, 11)])
+
+        async def contents(**kwargs: Any) -> list[str]:
+            return [m.content for m in await store.read("s1", **kwargs)]
+
+        assert await contents(since_seq=8) == ["8", "9", "10"]
+        assert await contents(last=2) == ["9", "10"]
+        assert await contents(since_seq=3, last=2) == ["9", "10"]
+        assert await contents(since_seq=9, last=5) == ["9", "10"]
+        assert await contents(last=100) == [str(i) for i in range(1, 11)]
+        assert await contents(last=0) == []
+        assert await contents(since_seq=11) == []
+        assert await store.read("no-such-session") == []
+        assert await store.read("no-such-session", last=3) == []
+
+    # -- session state
+
+    async def test_info(self, store: SessionStore) -> None:
+        assert await store.info("s1") is None
+        before = datetime.now(UTC) - timedelta(seconds=1)
+        sent = sample_messages()
+        await store.append("s1", sent[:1])  # only a system message: no title yet
+        info = await store.info("s1")
+        assert info is not None
+        assert info.title == ""
+        await store.append("s1", sent[1:])
+        info = await store.info("s1")
+        assert info is not None
+        assert info.id == "s1"
+        assert info.title == sent[1].content[:80]
+        assert len(info.title) == 80
+        assert info.message_count == info.last_seq == len(sent)
+        assert info.tokens == sum(m.tokens for m in sent)
+        assert info.window_start == 1
+        assert info.metadata == {}
+        assert info.created_at.tzinfo is not None
+        assert before <= info.created_at <= info.updated_at <= datetime.now(UTC)
+
+        # The title stays the first user message's, whatever comes later.
+        await store.append("s1", [_user("a later question")])
+        later = await store.info("s1")
+        assert later is not None
+        assert later.title == info.title
+        assert later.updated_at >= info.updated_at
+        assert later.created_at == info.created_at
+
+    async def test_set_state(self, store: SessionStore) -> None:
+        await store.set_state("new", window_start=1, metadata={"k": "v"})
+        info = await store.info("new")  # set_state creates the session
+        assert info is not None
+        assert (info.message_count, info.last_seq, info.metadata) == (0, 0, {"k": "v"})
+        assert [m.seq for m in await store.append("new", [_user("x")])] == [1]
+
+        await store.append("s1", [_user(str(i)) for i in range(6)])
+        await store.set_state("s1", window_start=4)
+        await store.set_state("s1", metadata={"a": 1, "nested": {"x": [1, 2.5, "✓"]}})
+        await store.set_state("s1", metadata={"a": 2, "b": None, "c": True})
+        await store.set_state("s1", metadata={})  # merging nothing changes nothing
+        info = await store.info("s1")
+        assert info is not None
+        assert info.window_start == 4  # kept when only metadata changes
+        assert info.metadata == {"a": 2, "nested": {"x": [1, 2.5, "✓"]}, "b": None, "c": True}
+        assert info.message_count == 6
+        assert len(await store.read("s1")) == 6  # the transcript is never trimmed
+
+    async def test_list_sessions_most_recent_first(self, store: SessionStore) -> None:
+        assert await store.list_sessions() == []
+        for sid in ("a", "b", "c"):
+            await store.append(sid, [_user(sid)])
+            await _tick()
+        assert [i.id for i in await store.list_sessions()] == ["c", "b", "a"]
+        await store.append("a", [_user("again")])
+        await _tick()
+        assert [i.id for i in await store.list_sessions()] == ["a", "c", "b"]
+        await store.set_state("b", metadata={"touched": True})
+        listed = await store.list_sessions()
+        assert [i.id for i in listed] == ["b", "a", "c"]
+        assert [i.id for i in await store.list_sessions(limit=2)] == ["b", "a"]
+        assert listed[1].message_count == 2
+        assert listed[1].title == "a"
+
+    async def test_delete(self, store: SessionStore) -> None:
+        await store.append("gone", sample_messages())
+        await store.set_state("gone", window_start=3, metadata={"x": 1})
+        await store.append("kept", [_user("stay")])
+        assert await store.delete("gone") is True
+        assert await store.delete("gone") is False
+        assert await store.delete("never") is False
+        assert await store.info("gone") is None
+        assert await store.read("gone") == []
+        assert [i.id for i in await store.list_sessions()] == ["kept"]
+        assert [m.content for m in await store.read("kept")] == ["stay"]
+        # A new session under the same id starts afresh.
+        assert [m.seq for m in await store.append("gone", [_user("new")])] == [1]
+        info = await store.info("gone")
+        assert info is not None
+        assert (info.window_start, info.metadata, info.title) == (1, {}, "new")
+
+    async def test_expire(self, store: SessionStore) -> None:
+        await store.append("old", [_user("old")])
+        await store.set_state("older", metadata={"x": 1})
+        await _tick()
+        await store.append("recent", [_user("recent")])
+        recent = await store.info("recent")
+        assert recent is not None
+        assert await store.expire(recent.updated_at - timedelta(days=1)) == 0
+        # Everything last active strictly before "recent" goes; "recent" itself stays.
+        assert await store.expire(recent.updated_at) == 2
+        assert [i.id for i in await store.list_sessions()] == ["recent"]
+        assert await store.read("old") == []
+        assert await store.info("older") is None
+        assert await store.expire(recent.updated_at + timedelta(microseconds=1)) == 1
+        assert await store.list_sessions() == []
+
+    # -- refusing bad input without damage
+
+    @pytest.mark.parametrize("bad_id", ["", "a/b", "..", "x\x00y", "x\ny", "x" * 129])
+    async def test_invalid_session_id_is_refused(self, store: SessionStore, bad_id: str) -> None:
+        with pytest.raises(InvalidInputError):
+            await store.append(bad_id, [_user("x")])
+        with pytest.raises(InvalidInputError):
+            await store.set_state(bad_id, window_start=2)
+        assert await store.list_sessions() == []
+
+    # -- concurrency
+
+    async def test_concurrent_appends_lose_and_duplicate_nothing(self, backend: Backend) -> None:
+        writers, appends = 50, 100
+        clients = [await backend.open(), await backend.open()]  # two clients of one storage
+
+        async def writer(w: int) -> list[int]:
+            client = clients[w % len(clients)]
+            seqs = []
+            for i in range(appends):
+                stored = await client.append("shared", [_user(f"w{w}-{i}")])
+                seqs.append(stored[0].seq)
+            return seqs
+
+        returned = await asyncio.gather(*(writer(w) for w in range(writers)))
+        stored = await clients[0].read("shared")
+        assert len(stored) == writers * appends
+        assert [m.seq for m in stored] == list(range(1, writers * appends + 1))
+        contents = [m.content for m in stored]
+        assert len(set(contents)) == len(contents)  # no duplicates, hence none lost either
+        by_seq = {m.seq: m.content for m in stored}
+        for w, seqs in enumerate(returned):
+            assert seqs == sorted(seqs), f"writer {w}'s appends were reordered"
+            assert [by_seq[s] for s in seqs] == [f"w{w}-{i}" for i in range(appends)]
+        info = await clients[1].info("shared")
+        assert info is not None
+        assert (info.message_count, info.last_seq, info.tokens) == (5000, 5000, 5000)
+
+    async def test_cancellation_mid_append_leaves_no_partial_batch(
+        self, store: SessionStore
+    ) -> None:
+        size = 300
+        body = "lorem ipsum " * 80  # about 1 kB, so a batch takes a while to write
+        outcomes = []
+        # None: cancelled before it starts; 0: once it has started; then later and later.
+        for n, delay in enumerate([None, 0, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.03]):
+            batch = [_user(f"b{n}-{i} {body}") for i in range(size)]
+            task = asyncio.create_task(store.append("s1", batch))
+            if delay is not None:
+                await asyncio.sleep(delay)
+            task.cancel()
+            try:
+                await task
+                outcomes.append("completed")
+            except asyncio.CancelledError:
+                outcomes.append("cancelled")
+            # Usable at once, and nothing lands later behind the caller's back.
+            after = await store.append("s1", [_user(f"marker{n}")])
+            assert after[0].seq == len(await store.read("s1"))
+
+        stored = await store.read("s1")
+        assert [m.seq for m in stored] == list(range(1, len(stored) + 1))
+        tags = [m.content.split(" ", 1)[0] for m in stored]
+        for n in range(len(outcomes)):
+            present = [t for t in tags if t.startswith(f"b{n}-")]
+            assert len(present) in (0, size), f"batch {n}: {len(present)} of {size} stored"
+            if present:  # whole and in order, directly before its marker
+                at = tags.index(f"b{n}-0")
+                assert tags[at : at + size + 1] == [
+                    *(f"b{n}-{i}" for i in range(size)),
+                    f"marker{n}",
+                ]
+        assert "cancelled" in outcomes
+
+    # -- persistence
+
+    async def test_close_and_reopen(self, backend: Backend) -> None:
+        first = await backend.open()
+        await first.append("s1", sample_messages())
+        await first.set_state("s1", window_start=3, metadata={"k": ["v", 1]})
+        await first.close()
+        again = await backend.open()
+        assert_same_messages(await again.read("s1"), sample_messages())
+        info = await again.info("s1")
+        assert info is not None
+        assert (info.window_start, info.metadata) == (3, {"k": ["v", 1]})
+
+    async def test_reopen_from_a_new_process(self, shared_backend: Backend) -> None:
+        backend = shared_backend
+        assert backend.url is not None
+        store = await backend.open()
+        sent = sample_messages()
+        await store.append("s1", sent)
+        await store.set_state("s1", window_start=4, metadata={"why": "tested ✓"})
+        await store.close()
+
+        result = await finish_child(await start_child(backend.url, "read", "s1", "0", ""))
+        assert_same_messages(messages_adapter.validate_python(result["messages"]), sent)
+        assert result["info"] == {
+            "message_count": len(sent),
+            "last_seq": len(sent),
+            "window_start": 4,
+            "title": sent[1].content[:80],
+            "tokens": sum(m.tokens for m in sent),
+            "metadata": {"why": "tested ✓"},
+        }
+
+    async def test_processes_append_concurrently(self, shared_backend: Backend) -> None:
+        backend = shared_backend
+        assert backend.url is not None
+        watcher = await backend.open()  # open before the others write: must see their writes
+        await watcher.append("other", [_user("untouched")])
+        processes, appends = 4, 50
+        returned = await append_from_processes(backend.url, "shared", processes, appends)
+
+        stored = await watcher.read("shared")
+        total = processes * appends
+        assert [m.seq for m in stored] == list(range(1, total + 1))
+        assert len({m.content for m in stored}) == total
+        by_seq = {m.seq: m.content for m in stored}
+        for p, seqs in enumerate(returned):
+            assert [by_seq[s] for s in seqs] == [f"p{p}-{i}" for i in range(appends)]
+        info = await watcher.info("shared")
+        assert info is not None
+        assert info.last_seq == total
+        assert [m.content for m in await watcher.read("other")] == ["untouched"]

@@ -1,0 +1,241 @@
+"""What only the SQLite store promises: its URL forms, the file it makes, WAL, the schema's
+constraints, rollback of a batch that fails part-way, and clear errors for a bad file.
+(Everything a store must do is in the conformance suite.)"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from agentcli.errors import ConfigError, StoreError
+from agentcli.messages import Message
+from agentcli.stores import SQLiteStore, open_store
+
+from .conformance import append_from_processes, assert_same_messages, sample_messages
+
+
+def _user(text: str) -> Message:
+    return Message(role="user", content=text)
+
+
+def _workers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("agentcli-sqlite")}
+
+
+# ---------------------------------------------------------------------- URLs
+
+
+def test_url_with_an_absolute_path(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "sessions.db"
+    # What Settings.resolved_store_url writes: "sqlite:///" + an absolute path (four slashes).
+    store = SQLiteStore.from_url(f"sqlite:///{path}")
+    assert store.path == path
+    assert store.synchronous == "FULL"  # durable against power loss unless asked otherwise
+
+
+def test_url_with_a_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = SQLiteStore.from_url("sqlite:///sub/relative.db")
+    assert store.path == tmp_path / "sub" / "relative.db"  # fixed when the URL is read
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite://:memory:", "sqlite:///:memory:"])
+async def test_in_memory_urls(url: str) -> None:
+    async with SQLiteStore.from_url(url) as store:
+        assert store.path is None
+        await store.append("s1", sample_messages())
+        assert_same_messages(await store.read("s1"), sample_messages())
+
+
+def test_url_options(tmp_path: Path) -> None:
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/x.db?synchronous=normal&timeout=2.5")
+    assert (store.synchronous, store.busy_timeout) == ("NORMAL", 2.5)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:///", "no file path"),
+        ("sqlite://host/file.db", "no file path"),
+        ("sqlite:/file.db", "not a SQLite URL"),
+        ("postgresql://h/db", "not a SQLite URL"),
+        ("sqlite:///x.db?synchronous=off", "NORMAL or FULL"),
+        ("sqlite:///x.db?timeout=soon", "seconds"),
+        ("sqlite:///x.db?journal=delete", "unknown option 'journal'"),
+    ],
+)
+def test_bad_urls_are_config_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SQLiteStore.from_url(url)
+
+
+async def test_open_store_picks_sqlite(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    assert isinstance(store, SQLiteStore)
+    await store.close()
+
+
+# ---------------------------------------------------------------------- the file
+
+
+async def test_nothing_happens_until_first_use(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "sessions.db"
+    before = _workers()
+    store = SQLiteStore(path)
+    assert not path.parent.exists()
+    assert _workers() == before
+    await store.append("s1", [_user("hi")])
+    assert path.is_file()  # parents created
+    assert len(_workers() - before) == 1
+    await store.close()
+    assert _workers() == before  # the worker thread is gone
+    await store.close()  # closing twice is fine
+    with pytest.raises(StoreError, match="closed"):
+        await store.read("s1")
+
+
+@pytest.mark.parametrize(("mode", "level"), [("NORMAL", 1), ("FULL", 2)])
+async def test_wal_and_synchronous(tmp_path: Path, mode: str, level: int) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, synchronous=mode) as store:  # type: ignore[arg-type]
+        await store.append("s1", [_user("hi")])
+        pragma = await store._call(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+        assert pragma == level
+        raw = sqlite3.connect(path)
+        try:
+            assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        finally:
+            raw.close()
+
+
+async def test_schema_enforces_unique_seq_and_append_only(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        await store.append("s1", [_user("one"), _user("two")])
+    raw = sqlite3.connect(path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            raw.execute("INSERT INTO messages (session_id, seq, message) VALUES ('s1', 2, '{}')")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("UPDATE messages SET message = '{}' WHERE seq = 1")
+        # Each row is the message's JSON: readable with sqlite3's own JSON functions.
+        rows = raw.execute(
+            "SELECT seq, json_extract(message, '$.content') FROM messages ORDER BY seq"
+        ).fetchall()
+        assert rows == [(1, "one"), (2, "two")]
+    finally:
+        raw.close()
+
+
+async def test_a_batch_failing_part_way_is_rolled_back(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        await store.append("s1", [_user("before")])
+        broken = _user("broken")
+        # Not something a caller can make (messages are validated); it makes the third row's
+        # serialisation fail after two rows of the batch were inserted.
+        object.__setattr__(broken, "metadata", {"x": object()})
+        with pytest.raises(ValueError, match="serialize"):
+            await store.append("s1", [_user("a"), _user("b"), broken, _user("c")])
+        assert [m.content for m in await store.read("s1")] == ["before"]
+        info = await store.info("s1")
+        assert info is not None
+        assert (info.last_seq, info.tokens) == (1, 0)
+        # No transaction was left open: another connection can write at once.
+        raw = sqlite3.connect(path, timeout=0)
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            raw.execute("ROLLBACK")
+        finally:
+            raw.close()
+        assert [m.seq for m in await store.append("s1", [_user("after")])] == [2]
+
+
+async def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 100)
+    store = SQLiteStore(path)
+    with pytest.raises(StoreError, match="not a database") as caught:
+        await store.list_sessions()
+    assert str(path) in str(caught.value)
+    await store.close()
+    assert path.read_text().startswith("these are my notes")  # untouched
+
+
+async def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path) as store:
+        with pytest.raises(StoreError, match=str(tmp_path)):
+            await store.info("s1")
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA user_version = 99")
+    raw.close()
+    async with SQLiteStore(path) as store:
+        with pytest.raises(StoreError, match="newer agentcli"):
+            await store.read("s1")
+
+
+# ---------------------------------------------------------------------- processes
+
+
+async def test_processes_creating_a_new_file_at_once(tmp_path: Path) -> None:
+    """Several processes may race to create the file, switch it to WAL and add the schema."""
+    path = tmp_path / "fresh" / "sessions.db"
+    returned = await append_from_processes(f"sqlite:///{path}", "s1", processes=4, appends=10)
+    async with SQLiteStore(path) as store:
+        stored = await store.read("s1")
+    assert [m.seq for m in stored] == list(range(1, 41))
+    assert sorted(s for seqs in returned for s in seqs) == list(range(1, 41))
+
+
+async def test_a_writer_waits_for_the_lock_then_gives_up(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, busy_timeout=0.2) as store:
+        await store.append("s1", [_user("first")])
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="locked"):
+                await store.append("s1", [_user("blocked")])
+            assert 0.2 <= time.monotonic() - started < 2
+            assert [m.content for m in await store.read("s1")] == ["first"]  # reads go on
+
+            async def release_soon() -> None:
+                await asyncio.sleep(0.05)
+                other.execute("ROLLBACK")
+
+            releasing = asyncio.create_task(release_soon())
+            stored = await store.append("s1", [_user("waited")])  # gets the lock once free
+            await releasing
+        finally:
+            other.close()
+        assert [m.seq for m in stored] == [2]
+
+
+async def test_cancelling_a_writer_that_waits_for_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, busy_timeout=30) as store:
+        await store.append("s1", [_user("first")])
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            task = asyncio.create_task(store.append("s1", [_user("never")]))
+            await asyncio.sleep(0.05)  # now waiting for the lock
+            started = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert time.monotonic() - started < 1  # not the 30 s busy timeout
+        finally:
+            other.close()
+        assert [m.content for m in await store.read("s1")] == ["first"]
+        assert [m.seq for m in await store.append("s1", [_user("next")])] == [2]
