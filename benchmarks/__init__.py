@@ -1,0 +1,1 @@
+"""agentcli's benchmarks (not shipped with the package). See benchmarks/README.md."""
