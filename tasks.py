@@ -38,7 +38,7 @@ def run(*args: str | Path, check: bool = True) -> int:
 
 def install() -> None:
     """Make .venv and install the pinned dev requirements and the package (skipped if current)."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file may be run by an older python3
         sys.exit(f"agentcli needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not PYTHON.exists():
         print(f"creating {VENV}", flush=True)

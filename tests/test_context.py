@@ -12,7 +12,7 @@ from agentcli.context import (
     plan_trim,
     usage_level,
 )
-from agentcli.messages import Message, ToolCall
+from agentcli.messages import Message, Role, ToolCall
 
 # ---------------------------------------------------------------- random valid histories
 
@@ -35,7 +35,8 @@ def histories(draw: st.DrawFn) -> list[Message]:
                     Message(role="tool", tool_call_id=call.id, tokens=draw(st.integers(1, 400)))
                 )
         else:
-            messages.append(Message(role=kind, tokens=tokens))
+            role: Role = "system" if kind == "system" else "user" if kind == "user" else "assistant"
+            messages.append(Message(role=role, tokens=tokens))
     return [_with_seq(m, i + 1) for i, m in enumerate(messages)]
 
 
@@ -165,8 +166,9 @@ def test_tracker_defaults_are_the_specifications() -> None:
         5,
     )
     tracker.add(89_999)
-    assert not tracker.needs_cleanup
+    below = tracker.needs_cleanup
     tracker.add(1)
+    assert not below
     assert tracker.needs_cleanup
     assert tracker.level is UsageLevel.RED
     tracker.remove(200_000)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agentcli import AgentContext, AgentResponse, EchoAgent, FunctionAgent, SessionManager
 from agentcli.agent import TextDelta, TurnComplete
+from agentcli.agents.offline import AgentFunction
 
 
 async def test_echo_streams_word_by_word_and_reports_usage() -> None:
@@ -42,7 +45,8 @@ async def test_function_agent_wraps_user_functions(kind: str) -> None:
     def full(context: AgentContext) -> AgentResponse:
         return AgentResponse(output="full", metadata={"tokens": 3})
 
-    function = {"sync": sync, "async": asynchronous, "response": full}[kind]
+    functions: dict[str, AgentFunction] = {"sync": sync, "async": asynchronous, "response": full}
+    function = functions[kind]
     response = await SessionManager(FunctionAgent(function)).chat("s", "x")
     assert response.output in {"sync x", "async x", "full"}
 
@@ -50,6 +54,9 @@ async def test_function_agent_wraps_user_functions(kind: str) -> None:
 async def test_function_agent_rejects_other_return_types() -> None:
     from agentcli.errors import AgentError
 
-    agent = FunctionAgent(lambda ctx: 42)  # type: ignore[arg-type,return-value]
+    def wrong(context: AgentContext) -> Any:
+        return 42  # what a careless user function might return
+
+    agent = FunctionAgent(wrong)
     with pytest.raises(AgentError, match="return a str or an AgentResponse"):
         await SessionManager(agent).chat("s", "x")

@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     max_retry_after: float = Field(20.0, ge=0)
     stream_idle_timeout: float = Field(60.0, gt=0)
     max_tool_rounds: int = Field(8, ge=1)
+    tool_timeout: float = Field(120.0, gt=0)  # seconds one tool call may run
     mcp_servers: list[str] = Field(default_factory=list)
 
     # Logging.

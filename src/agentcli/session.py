@@ -280,6 +280,11 @@ class SessionManager:
             await self.store.delete(validate_session_id(session_id))
             self._cache.pop(session_id, None)
 
+    async def system_prompt_for(self, session_id: str) -> str | None:
+        """The system prompt the session's next turn will use (its own, else the default)."""
+        async with self._session_lock(session_id):
+            return (await self._state(validate_session_id(session_id))).system_prompt
+
     async def set_system_prompt(self, session_id: str, prompt: str | None) -> None:
         """Set (or with ``None`` remove) the session's system prompt, kept apart from input."""
         if prompt is not None:
@@ -310,14 +315,23 @@ class SessionManager:
             for attempt in (1, 2):
                 context = self._context(session_id, state, text)
                 try:
-                    async for event in self.agent.stream_events(context):
-                        if progress.observe(event):
-                            yield event
+                    # Closed here, not by the garbage collector, so an interrupted turn ends
+                    # the provider's stream (and returns its connection) at once.
+                    events = self.agent.stream_events(context)
+                    try:
+                        async for event in events:
+                            if progress.observe(event):
+                                yield event
+                    finally:
+                        close = getattr(events, "aclose", None)
+                        if close is not None:
+                            await close()
                     break
                 except ContextLengthError:
                     # The provider counted more than we did: trim harder and retry once,
-                    # unless part of the answer already reached the caller.
-                    if attempt == 2 or progress.chunks:
+                    # unless part of the answer already reached the caller or tools ran
+                    # (running them again could repeat their effects).
+                    if attempt == 2 or progress.chunks or progress.calls:
                         raise
                     cleanup = await self._apply(
                         session_id, state, self._plan(state, hard=True), reason="context_length"
@@ -362,7 +376,10 @@ class SessionManager:
         answer = Message(
             role="assistant",
             content=response.output,
-            tokens=response.completion_tokens or self._tokens(response.output),
+            # After tool rounds, completion_tokens sums every round; the rounds' own tokens
+            # are on their tool-call messages, so the answer is counted on its own.
+            tokens=(None if response.messages else response.completion_tokens)
+            or self._tokens(response.output),
             status="failed" if response.is_error else "complete",
             metadata=_usage_metadata(metadata) or None,
         )

@@ -7,14 +7,19 @@ from typing import TYPE_CHECKING, Any
 from .offline import EchoAgent, FunctionAgent
 
 if TYPE_CHECKING:
+    from .anthropic import AnthropicAgent
     from .factory import create_agent
+    from .openai import OpenAIAgent
 
-__all__ = ["EchoAgent", "FunctionAgent", "create_agent"]
+__all__ = ["AnthropicAgent", "EchoAgent", "FunctionAgent", "OpenAIAgent", "create_agent"]
+
+_LAZY = {"create_agent": ".factory", "OpenAIAgent": ".openai", "AnthropicAgent": ".anthropic"}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "create_agent":
-        from .factory import create_agent
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
 
-        return create_agent
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(module, __name__), name)

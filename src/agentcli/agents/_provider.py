@@ -1,0 +1,992 @@
+"""What the provider agents share: the tool loop, usage and cost, the error mapping, the cap on
+``Retry-After`` and the stream idle watchdog. The vendor modules only translate wire formats.
+
+A turn is a sequence of rounds (one model request each). A round that asks for tools runs them
+(concurrently) and feeds the results to the next round; after ``max_tool_rounds`` rounds of tools
+the model is asked once more with tools switched off, and the answer says that it was stopped.
+Tool calls are reported only once their round has finished, so a stream cut in the middle of a
+call raises and never hands out half a call.
+
+Retries belong to the SDK alone (``max_retries``); this module never repeats a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import importlib
+import json
+import logging
+import math
+import re
+import sys
+import time
+from abc import abstractmethod
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+
+from pydantic import SecretStr
+
+from .._units import complete_units
+from ..agent import (
+    AgentInterface,
+    StreamEvent,
+    TextDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnComplete,
+)
+from ..errors import (
+    AuthenticationError,
+    ConfigError,
+    ContextLengthError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from ..messages import AgentContext, AgentResponse, Message, ToolCall
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..pricing import Price
+    from ..tools import Tool
+
+__all__ = [
+    "Conversation",
+    "EventStream",
+    "Failure",
+    "IdleWatchdog",
+    "Limits",
+    "ProviderAgent",
+    "Round",
+    "RoundUsage",
+    "StreamState",
+    "ToolSource",
+    "describe_cause",
+    "retry_after_seconds",
+    "scrub",
+    "transport_failure",
+]
+
+logger = logging.getLogger("agentcli.agents")
+
+ClientT = TypeVar("ClientT")
+T = TypeVar("T")
+
+_DISPLAY = {"openai": "OpenAI", "anthropic": "Anthropic", "ollama": "Ollama"}
+
+# Statuses the SDKs retry (408, 409, 429, 5xx), so the ones whose Retry-After they would honour.
+_RETRIED = frozenset({408, 409, 429})
+
+# NUL and lone surrogates cannot be stored (see messages.check_storable); a model or a JSON
+# escape can still produce them, so they become U+FFFD before anything is built from the text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+# The public part of key formats ("sk-", "sk-proj-", "sk-ant-api03-"): not secret, and common
+# enough in text that matching it would redact innocent words.
+_KEY_PREFIX = re.compile(r"^(?:sk-(?:proj-|svcacct-|admin-|ant-(?:[a-z]+\d*-)?)?)")
+# Providers echo a masked key ("sk-abc***xyz"); such a token is always removed.
+_MASKED = re.compile(r"\S*\*{3,}\S*")
+_FRAGMENT = 6  # redact any run of this many characters of a key
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` without the key, any fragment of it, or any masked key a provider echoed."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+        core = _KEY_PREFIX.sub("", secret)
+        if len(core) >= _FRAGMENT:
+            for start in range(len(core) - _FRAGMENT + 1):
+                piece = core[start : start + _FRAGMENT]
+                if piece in text:
+                    text = text.replace(piece, "[redacted]")
+    return _MASKED.sub("[redacted key]", text)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """The wait a server asked for: ``retry-after-ms``, ``retry-after`` seconds or an HTTP date."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return float(millis) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return seconds if math.isfinite(seconds) else None
+
+
+def _retry_hint(seconds: float) -> str:
+    at = time.strftime("%H:%M:%S", time.localtime(time.time() + seconds))
+    return f"retry after {at} (in {math.ceil(seconds)} s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The settings a provider agent runs with (see ``Settings`` for their meaning)."""
+
+    request_timeout: float
+    max_retries: int
+    max_retry_after: float
+    stream_idle_timeout: float
+    max_tool_rounds: int
+    tool_timeout: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            request_timeout=settings.request_timeout,
+            max_retries=settings.max_retries,
+            max_retry_after=settings.max_retry_after,
+            stream_idle_timeout=settings.stream_idle_timeout,
+            max_tool_rounds=settings.max_tool_rounds,
+            tool_timeout=settings.tool_timeout,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoundUsage:
+    """What one request used. ``input_tokens`` counts every prompt token, cached ones too."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class Round:
+    """The outcome of one complete request: its text, tool calls and usage."""
+
+    text: str
+    tool_calls: list[ToolCall]
+    usage: RoundUsage | None
+    model: str | None = None
+    cut_short: bool = False  # the answer hit its token limit
+
+
+@dataclass(slots=True)
+class Conversation:
+    """A turn's request in the vendor's wire format, extended round by round."""
+
+    messages: list[dict[str, Any]]
+    system: list[str] = field(default_factory=list)
+
+
+FailureKind = Literal[
+    "auth",
+    "permission",
+    "not_found",
+    "rate_limit",
+    "context",
+    "timeout",
+    "connection",
+    "unavailable",
+    "incomplete",
+    "other",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A vendor error, read into the parts our error tree needs."""
+
+    kind: FailureKind
+    status: int | None = None
+    detail: str = ""
+    retry_after: float | None = None
+    chain: bool = False  # keep the SDK exception as __cause__ (only when it holds no body)
+
+
+class EventStream(Protocol):
+    """An SDK's stream of server-sent events (``openai``/``anthropic`` ``AsyncStream``)."""
+
+    def __anext__(self) -> Awaitable[Any]: ...
+
+    async def close(self) -> None: ...
+
+
+class StreamState(Protocol):
+    """Assembles one streamed answer from its events (one per vendor)."""
+
+    moved: bool  # whether the last event carried content (resets the idle watchdog)
+
+    def take(self, event: Any) -> str:
+        """Record ``event``; return the text it carries ("" if none)."""
+
+    def problem(self) -> str | None:
+        """Why the answer is incomplete, once the stream ended; ``None`` if it is whole."""
+
+    def result(self) -> Round: ...
+
+
+class ToolSource(Protocol):
+    """Anything that offers tools, read on every turn (an open ``agentcli.mcp.MCPToolset``)."""
+
+    @property
+    def tools(self) -> Sequence[Tool]: ...
+
+
+class _Totals:
+    """Usage summed over a turn's rounds."""
+
+    __slots__ = (
+        "cache_read",
+        "cache_write",
+        "complete",
+        "completion",
+        "cut_short",
+        "last",
+        "model",
+        "prompt",
+        "reasoning",
+        "requests",
+        "usages",
+    )
+
+    def __init__(self) -> None:
+        self.usages: list[RoundUsage] = []  # priced one by one: tiers apply per request
+        self.requests = 0
+        self.cut_short = False
+        self.prompt = 0
+        self.completion = 0
+        self.complete = True
+        self.last: RoundUsage | None = None
+        self.model: str | None = None
+        self.cache_read: int | None = None
+        self.cache_write: int | None = None
+        self.reasoning: int | None = None
+
+    def add(self, result: Round) -> None:
+        self.requests += 1
+        self.cut_short = result.cut_short
+        self.model = result.model or self.model
+        usage = result.usage
+        self.last = usage
+        if usage is None:
+            self.complete = False
+            return
+        self.usages.append(usage)
+        self.prompt += usage.input_tokens
+        self.completion += usage.output_tokens
+        self.cache_read = _plus(self.cache_read, usage.cache_read_tokens)
+        self.cache_write = _plus(self.cache_write, usage.cache_write_tokens)
+        self.reasoning = _plus(self.reasoning, usage.reasoning_tokens)
+
+
+def _plus(total: int | None, value: int | None) -> int | None:
+    if value is None:
+        return total
+    return value if total is None else total + value
+
+
+class IdleWatchdog:
+    """Ends a stream that sends no new content for ``idle`` seconds.
+
+    Only time spent waiting for the next event counts, never the consumer's time between
+    events. SSE keep-alive comments never become events, so they cannot keep a stalled stream
+    alive. One timer per stream, moved only when it fires, keeps the cost per event to a few
+    attribute writes (``asyncio.timeout`` per event costs about 5 us).
+    """
+
+    __slots__ = ("_error", "_fired", "_handle", "_idle", "_loop", "_since", "_task", "_waited")
+
+    def __init__(self, idle: float, error: Callable[[], ProviderError]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._idle = idle
+        self._error = error
+        self._waited = 0.0  # time spent waiting since the last content
+        self._since: float | None = None  # when the current wait began; None between waits
+        self._task: asyncio.Task[Any] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._fired = False
+
+    def progress(self) -> None:
+        """New content arrived: restart the clock."""
+        self._waited = 0.0
+
+    async def next(self, events: EventStream) -> Any:
+        """The next event, ``None`` at the end, or the watchdog's error once time is up."""
+        loop = self._loop
+        self._since = since = loop.time()
+        self._task = asyncio.current_task()
+        if self._handle is None:
+            self._handle = loop.call_at(since + self._idle - self._waited, self._check)
+        try:
+            return await events.__anext__()
+        except StopAsyncIteration:
+            return None
+        except asyncio.CancelledError:
+            # Ours, unless someone else cancelled the task too (as asyncio.timeout decides).
+            if self._fired and self._task is not None and self._task.uncancel() == 0:
+                raise self._error() from None
+            raise
+        finally:
+            self._waited += loop.time() - since
+            self._since = None
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _check(self) -> None:
+        self._handle = None
+        since = self._since
+        if since is None:
+            return  # the consumer has the event; the clock restarts at the next wait
+        now = self._loop.time()
+        left = self._idle - self._waited - (now - since)
+        if left > 0:
+            self._handle = self._loop.call_at(now + left, self._check)
+        elif self._task is not None:
+            self._fired = True
+            self._task.cancel()
+
+
+class ProviderAgent(AgentInterface, Generic[ClientT]):
+    """A model behind an official SDK, with tools. Subclasses translate the wire format.
+
+    The SDK client is made on first use, reused across turns (its connection pool), and closed
+    by ``aclose()``. The key is read from settings then and never shown (``repr`` omits it).
+    """
+
+    key_variable: ClassVar[str]
+    base_url_variable: ClassVar[str]
+    sdk_module: ClassVar[str]
+
+    def __init__(
+        self,
+        model: str,
+        settings: Settings,
+        *,
+        provider: str,
+        api_key: SecretStr | None,
+        base_url: str | None,
+        tools: Sequence[Tool] = (),
+        mcp: Sequence[ToolSource] = (),
+        max_tokens: int | None = None,
+        context_window: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not model:
+            raise ConfigError("a provider agent needs a model name, e.g. openai:gpt-4o-mini")
+        from ..tools import tools_by_name
+
+        self.model = model
+        self.provider = provider
+        self.name = name or f"{provider}:{model}"
+        self.base_url = base_url
+        self.limits = Limits.from_settings(settings)
+        self.max_tokens = max_tokens
+        self.tools = list(tools)
+        self.mcp = list(mcp)
+        try:
+            self._static_tools = tools_by_name(self.tools)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self._key = api_key
+        self._window = context_window or settings.context_window
+        self._window_known = self._window is not None
+        self._client: ClientT | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def context_window(self) -> int | None:
+        """The model's window in tokens: the setting, else genai-prices or a small table."""
+        if not self._window_known:
+            from ..pricing import context_window
+
+            self._window = context_window(self.model, self.provider)
+            self._window_known = True
+        return self._window
+
+    @context_window.setter
+    def context_window(self, value: int | None) -> None:
+        self._window, self._window_known = value, True
+
+    @property
+    def display_name(self) -> str:
+        return _DISPLAY.get(self.provider, self.provider)
+
+    async def process(self, context: AgentContext) -> AgentResponse:
+        async with aclosing(self._turn(context, stream=False)) as events:
+            async for event in events:
+                if isinstance(event, TurnComplete):
+                    return event.response
+        raise AssertionError("a turn always ends with TurnComplete")  # pragma: no cover
+
+    # These two return iterators rather than being async generators themselves: a generator
+    # wrapping another is closed by the garbage collector concurrently with the one inside it
+    # when a consumer drops it unclosed, and the inner close then fails ("already running").
+    def process_stream(self, context: AgentContext) -> AsyncIterator[str]:
+        return _TextOnly(self._turn(context, stream=True))
+
+    def stream_events(self, context: AgentContext) -> AsyncIterator[StreamEvent]:
+        return self._turn(context, stream=True)
+
+    async def aclose(self) -> None:
+        """Close the SDK client and its connections (call it on the loop that used them)."""
+        client, self._client = self._client, None
+        loop, self._client_loop = self._client_loop, None
+        # A client from a loop that has ended cannot be closed from this one.
+        if client is not None and loop is asyncio.get_running_loop():
+            await self._close_client(client)
+
+    def __repr__(self) -> str:
+        where = f", base_url={_without_userinfo(self.base_url)!r}" if self.base_url else ""
+        return f"{type(self).__name__}(model={self.model!r}, provider={self.provider!r}{where})"
+
+    # ------------------------------------------------------------------ vendor hooks
+
+    @abstractmethod
+    def _create_client(self, api_key: str) -> ClientT:
+        """Make the SDK client (timeout, retries and the Retry-After cap configured)."""
+
+    @abstractmethod
+    async def _close_client(self, client: ClientT) -> None: ...
+
+    @abstractmethod
+    def _start(self, system_prompt: str | None, messages: Sequence[Message]) -> Conversation:
+        """Translate the window (and the new input, last) into the wire format."""
+
+    @abstractmethod
+    def _extend(self, conversation: Conversation, messages: Sequence[Message]) -> None:
+        """Append a tool unit (the call and its results) to the conversation."""
+
+    @abstractmethod
+    def _tool_schema(self, tool: Tool) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def _open_stream(
+        self,
+        client: ClientT,
+        conversation: Conversation,
+        tools: list[dict[str, Any]],
+        allow_tools: bool,
+    ) -> EventStream:
+        """Send one streamed request; return the SDK's event stream."""
+
+    @abstractmethod
+    def _stream_state(self) -> StreamState:
+        """A fresh assembler for the events of one streamed answer."""
+
+    @abstractmethod
+    async def _complete_round(
+        self,
+        client: ClientT,
+        conversation: Conversation,
+        tools: list[dict[str, Any]],
+        allow_tools: bool,
+    ) -> Round:
+        """Send one request without streaming."""
+
+    @abstractmethod
+    def _classify(self, exc: BaseException) -> Failure | None:
+        """Read an SDK exception; ``None`` if it is not one of the SDK's."""
+
+    # ------------------------------------------------------------------ the turn
+
+    async def _turn(
+        self, context: AgentContext, *, stream: bool
+    ) -> AsyncGenerator[StreamEvent, None]:
+        client = await self._get_client()
+        tools = self._current_tools()
+        schemas = [self._tool_schema(t) for t in tools.values()]
+        history = [m for m in context.conversation_history if m.in_window]
+        conversation = self._start(
+            context.system_prompt,
+            [*complete_units(history), Message(role="user", content=context.input)],
+        )
+        totals = _Totals()
+        produced: list[Message] = []
+        output = ""
+        rounds = self.limits.max_tool_rounds
+        for number in range(rounds + 1):
+            allow = number < rounds
+            self._log_request(number, conversation, schemas, allow)
+            if stream:
+                # The round's stream is read here, in the one generator of the turn, so that
+                # closing or cancelling the turn closes the stream at once.
+                events = await self._guard(self._open_stream(client, conversation, schemas, allow))
+                state = self._stream_state()
+                watchdog = self._watchdog()
+                try:
+                    while (event := await watchdog.next(events)) is not None:
+                        text = state.take(event)
+                        if state.moved:
+                            watchdog.progress()
+                        if text:
+                            yield TextDelta(text)
+                except Exception as exc:
+                    error, cause = self._provider_error(exc)
+                    raise error from cause
+                finally:
+                    watchdog.close()
+                    # Returns the connection, or closes it when the body was not read to the
+                    # end: on cancellation, on the watchdog's timeout, on a consumer that left.
+                    await events.close()
+                result = self._finished(state)
+            else:
+                result = self._checked(
+                    await self._guard(self._complete_round(client, conversation, schemas, allow))
+                )
+            totals.add(result)
+            if not result.tool_calls or not allow:
+                output = result.text
+                if not allow:
+                    note = self._rounds_note(bool(result.tool_calls))
+                    output = f"{output}\n\n{note}" if output else note
+                    if stream:
+                        yield TextDelta(output[len(result.text) :])
+                break
+            for call in result.tool_calls:
+                yield ToolCallEvent(call)
+            unit = await self._run_tools(tools, result)
+            for message in unit[1:]:
+                yield ToolResultEvent(message)
+            produced.extend(unit)
+            self._extend(conversation, unit)
+        yield TurnComplete(
+            AgentResponse(output=output, metadata=self._metadata(totals), messages=produced)
+        )
+
+    def _log_request(
+        self, number: int, conversation: Conversation, tools: list[Any], allow: bool
+    ) -> None:
+        # Counts only: message content never goes to the log.
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s request %d: %d messages, %d tools%s",
+                self.name,
+                number + 1,
+                len(conversation.messages),
+                len(tools),
+                "" if allow else " (tools off: round limit reached)",
+            )
+
+    async def _guard(self, step: Awaitable[T]) -> T:
+        """Await ``step``, turning SDK and transport errors into our error tree."""
+        try:
+            return await step
+        except Exception as exc:
+            error, cause = self._provider_error(exc)
+            raise error from cause
+
+    def _finished(self, state: StreamState) -> Round:
+        problem = state.problem()
+        if problem:
+            raise self._incomplete(problem)
+        return self._checked(state.result())
+
+    def _checked(self, result: Round) -> Round:
+        """Refuse a round whose token limit cut a tool call's arguments short."""
+        if result.cut_short:
+            for call in result.tool_calls:
+                try:
+                    if call.arguments.strip():
+                        json.loads(call.arguments)
+                except ValueError:
+                    raise ProviderError(
+                        f"{self.display_name}'s answer hit its token limit in the middle of a "
+                        f"call to tool {call.name!r}; raise max_tokens and try again",
+                        provider=self.provider,
+                    ) from None
+        return result
+
+    async def _run_tools(self, tools: Mapping[str, Tool], result: Round) -> list[Message]:
+        """Run the round's calls; return the unit: the assistant call message, then results."""
+        from ..tokens import count_message_tokens
+        from ..tools import run_tool_calls
+
+        usage = result.usage
+        call = Message(
+            role="assistant",
+            content=result.text,
+            tool_calls=tuple(result.tool_calls),
+            tokens=usage.output_tokens if usage else count_message_tokens(result.text),
+        )
+        results = await run_tool_calls(tools, result.tool_calls, timeout=self.limits.tool_timeout)
+        return [
+            call,
+            *(
+                m if m.tokens else replace(m, tokens=count_message_tokens(m.content))
+                for m in results
+            ),
+        ]
+
+    def _rounds_note(self, insisted: bool) -> str:
+        rounds = self.limits.max_tool_rounds
+        what = "still asked for tools" if insisted else "was asked to answer without tools"
+        return (
+            f"[stopped calling tools after {rounds} rounds (AGENTCLI_MAX_TOOL_ROUNDS): the model "
+            f"{what}, so this answer may be incomplete]"
+        )
+
+    def _current_tools(self) -> dict[str, Tool]:
+        if not self.mcp:
+            return self._static_tools
+        from ..tools import tools_by_name
+
+        try:
+            return tools_by_name([*self.tools, *(t for source in self.mcp for t in source.tools)])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def _metadata(self, totals: _Totals) -> dict[str, Any]:
+        model = totals.model or self.model
+        metadata: dict[str, Any] = {
+            "model": model,
+            "provider": self.provider,
+            "requests": totals.requests,
+        }
+        if totals.cut_short:
+            metadata["truncated"] = True  # the final answer hit max_tokens
+        last = totals.last
+        if not totals.complete or last is None:
+            metadata["cost_note"] = (
+                f"{self.display_name} did not report token usage, so the cost is unknown"
+            )
+            return metadata
+        metadata.update(
+            tokens=totals.prompt + totals.completion,
+            prompt_tokens=totals.prompt,
+            completion_tokens=totals.completion,
+            context_tokens=last.input_tokens + last.output_tokens,
+        )
+        if totals.cache_read is not None:
+            metadata["cached_tokens"] = totals.cache_read
+        if totals.cache_write is not None:
+            metadata["cache_write_tokens"] = totals.cache_write
+        if totals.reasoning is not None:
+            metadata["reasoning_tokens"] = totals.reasoning
+        metadata.update(self._price(model, totals.usages).as_metadata())
+        return metadata
+
+    def _price(self, model: str, usages: Sequence[RoundUsage]) -> Price:
+        from ..pricing import Price, price
+
+        def for_model(name: str) -> Price:
+            total = 0.0
+            for usage in usages:
+                found = price(
+                    name,
+                    self.provider,
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    cache_read_tokens=usage.cache_read_tokens or 0,
+                    cache_write_tokens=usage.cache_write_tokens or 0,
+                )
+                if found.cost is None:
+                    return found
+                total += found.cost
+            return Price(total)
+
+        found = for_model(model)
+        if found.cost is None and model != self.model:
+            # The server named a snapshot the price table lacks; the requested alias may be known.
+            found = for_model(self.model)
+        return found
+
+    # ------------------------------------------------------------------ client and errors
+
+    async def _get_client(self) -> ClientT:
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._client_loop is loop:
+            return self._client
+        if self.sdk_module not in sys.modules:
+            # Importing an SDK takes 0.7-1.8 s: do it off the event loop, so a server's other
+            # sessions keep moving while the first turn of this agent starts.
+            await asyncio.to_thread(importlib.import_module, self.sdk_module)
+        if self._client is None or self._client_loop is not loop:
+            # A pooled connection belongs to the loop that opened it; a new loop needs a new
+            # client (the old one cannot be closed from here and is left to the collector).
+            key = self._key.get_secret_value() if self._key is not None else ""
+            if not key:
+                raise AuthenticationError(
+                    f"no API key for {self.display_name}: set {self.key_variable} in the "
+                    "environment or in .env",
+                    provider=self.provider,
+                )
+            self._client = self._create_client(key)
+            self._client_loop = loop
+        return self._client
+
+    def _secret(self) -> str | None:
+        """The key to keep out of messages (``None`` for a placeholder, such as Ollama's)."""
+        return self._key.get_secret_value() if self._key is not None else None
+
+    def _idle_error(self) -> ProviderError:
+        return ProviderTimeoutError(
+            f"{self.display_name} sent nothing new for {self.limits.stream_idle_timeout:g} s "
+            "(AGENTCLI_STREAM_IDLE_TIMEOUT), so the stream was closed; try again",
+            provider=self.provider,
+        )
+
+    def _watchdog(self) -> IdleWatchdog:
+        return IdleWatchdog(self.limits.stream_idle_timeout, self._idle_error)
+
+    def _incomplete(self, what: str) -> ProviderError:
+        """The stream ended without the end of the answer (a partial answer is never used)."""
+        return self._build_error(Failure("incomplete", detail=what))
+
+    async def _check_retry_after(
+        self, status: int, headers: Mapping[str, str], body: bytes
+    ) -> None:
+        """Fail fast when the server asks to wait longer than ``max_retry_after``.
+
+        Called on every response, before the SDK would sleep; ``body`` is the error body.
+        """
+        if status not in _RETRIED and status < 500:
+            return
+        wait = retry_after_seconds(headers)
+        cap = self.limits.max_retry_after
+        if wait is None or wait <= cap:
+            return
+        detail = _body_message(body)
+        reason = f": {scrub(detail, self._secret())}" if detail else ""
+        message = (
+            f"{self.display_name} asks to wait {math.ceil(wait)} s before retrying ({status}"
+            f"{reason}), longer than AGENTCLI_MAX_RETRY_AFTER ({cap:g} s); {_retry_hint(wait)}"
+        )
+        if status == 429:
+            raise RateLimitError(message, provider=self.provider, retry_after=wait)
+        raise ProviderUnavailableError(message, provider=self.provider, status=status)
+
+    def _provider_error(self, exc: BaseException) -> tuple[ProviderError, BaseException | None]:
+        """Our error for ``exc``, and the cause to chain: the SDK's exception only when it
+        cannot hold the provider's body (a 401 body may echo part of the key)."""
+        if isinstance(exc, ProviderError):
+            return exc, exc.__cause__
+        failure = self._classify(exc) or transport_failure(exc)
+        if failure is None:
+            failure = Failure("other", detail=f"{type(exc).__name__}: {exc}", chain=True)
+        return self._build_error(failure), exc if failure.chain else None
+
+    def _build_error(self, failure: Failure) -> ProviderError:
+        who, status = self.display_name, failure.status
+        detail = scrub(failure.detail, self._secret())
+        code = f" ({status})" if status else ""
+        says = f": {detail}" if detail else ""
+        kind = failure.kind
+        kw: dict[str, Any] = {"provider": self.provider, "status": status}
+        if kind == "auth":
+            return AuthenticationError(
+                f"{who} rejected the API key{code}{says}; check {self.key_variable}", **kw
+            )
+        if kind == "permission":
+            return AuthenticationError(
+                f"{who} refused the request{code}{says}; the key in {self.key_variable} may "
+                f"not have access to model {self.model!r}",
+                **kw,
+            )
+        if kind == "not_found":
+            where = f" and {self.base_url_variable}" if self.base_url else ""
+            return ModelNotFoundError(
+                f"{who} does not know model {self.model!r}{code}{says}; check the model "
+                f"name{where}",
+                **kw,
+            )
+        if kind == "rate_limit":
+            hint = f"; {_retry_hint(failure.retry_after)}" if failure.retry_after else ""
+            return RateLimitError(
+                f"{who} is rate limiting requests{code}{says}{hint}",
+                provider=self.provider,
+                status=status,
+                retry_after=failure.retry_after,
+            )
+        if kind == "context":
+            return ContextLengthError(
+                f"the conversation is too long for model {self.model!r}{code}{says}", **kw
+            )
+        if kind == "timeout":
+            return ProviderTimeoutError(
+                f"{who} did not answer within {self.limits.request_timeout:g} s "
+                f"(AGENTCLI_REQUEST_TIMEOUT){says}",
+                **kw,
+            )
+        if kind == "connection":
+            return ProviderUnavailableError(self._unreachable(detail), **kw)
+        if kind == "unavailable":
+            return ProviderUnavailableError(
+                f"{who} is unavailable{code}{says}; try again later", **kw
+            )
+        if kind == "incomplete":
+            return ProviderUnavailableError(
+                f"{who} ended the answer early ({detail}); nothing from it was kept, try again",
+                **kw,
+            )
+        return ProviderError(f"{who} could not answer{code}{says}", **kw)
+
+    def _unreachable(self, detail: str) -> str:
+        where = f" at {_without_userinfo(self.base_url)}" if self.base_url else ""
+        reason = f" ({detail})" if detail else ""
+        fix = (
+            "is `ollama serve` running? (AGENTCLI_OLLAMA_BASE_URL)"
+            if self.provider == "ollama"
+            else "check the network" + (f" and {self.base_url_variable}" if self.base_url else "")
+        )
+        return f"cannot reach {self.display_name}{where}{reason}; {fix}"
+
+
+def transport_failure(exc: BaseException) -> Failure | None:
+    """httpx2 errors the SDK let through unwrapped (some stream reads)."""
+    import httpx2
+
+    if isinstance(exc, httpx2.TimeoutException):
+        return Failure("timeout", chain=True)
+    if isinstance(exc, httpx2.RemoteProtocolError):
+        return Failure("incomplete", detail="the connection closed mid-answer", chain=True)
+    if isinstance(exc, httpx2.TransportError):
+        return Failure("connection", detail=describe_cause(exc), chain=True)
+    return None
+
+
+def describe_cause(exc: BaseException) -> str:
+    """The innermost reason of a connection failure ("Connection refused")."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    text = ""
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if str(current):
+            text = str(current)
+        current = current.__cause__ or current.__context__
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
+    return text[:200]
+
+
+def _body_message(body: bytes | str | object) -> str:
+    """The ``error.message`` of an OpenAI or Anthropic error body, if there is one."""
+    data: object = body
+    if isinstance(body, bytes | str):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+            return text.strip()[:300]
+    if isinstance(data, Mapping):
+        error = data.get("error", data)
+        if isinstance(error, Mapping):
+            message = error.get("message")
+            if isinstance(message, str):
+                return message[:500]
+    return ""
+
+
+def error_fields(body: object) -> tuple[str, str, str]:
+    """``(code, type, message)`` from an error body (OpenAI nests them in ``error``)."""
+    data = body
+    if isinstance(data, Mapping) and isinstance(data.get("error"), Mapping):
+        data = data["error"]
+    if not isinstance(data, Mapping):
+        return "", "", str(body)[:300] if body else ""
+    code = data.get("code")
+    kind = data.get("type")
+    message = data.get("message")
+    return (
+        str(code) if code is not None else "",
+        str(kind) if kind is not None else "",
+        str(message)[:500] if message is not None else "",
+    )
+
+
+_CONTEXT_TEXT = re.compile(
+    r"context[ _]length|context window|prompt is too long|too many tokens|maximum context|"
+    r"reduce the length",
+    re.IGNORECASE,
+)
+
+
+def classify_status(
+    status: int, code: str, kind: str, message: str, headers: Mapping[str, str]
+) -> Failure:
+    """Sort an HTTP error (or an in-stream error event) into our kinds."""
+    label = code or kind
+    detail = f"{message} [{label}]" if label and label not in message else message
+    if code == "context_length_exceeded" or (
+        status in (400, 413) and _CONTEXT_TEXT.search(message)
+    ):
+        return Failure("context", status, detail)
+    if status == 401 or kind == "authentication_error" or code == "invalid_api_key":
+        return Failure("auth", status, detail)
+    if status == 403 or kind == "permission_error":
+        return Failure("permission", status, detail)
+    if status == 404 or kind == "not_found_error" or code == "model_not_found":
+        return Failure("not_found", status, detail)
+    if status == 429 or kind == "rate_limit_error":
+        return Failure("rate_limit", status, detail, retry_after=retry_after_seconds(headers))
+    if status == 408:
+        return Failure("timeout", status, detail)
+    if status >= 500 or kind in ("overloaded_error", "api_error"):
+        return Failure("unavailable", status, detail)
+    if status == 413:
+        return Failure("context", status, detail)
+    return Failure("other", status, detail)
+
+
+def clean_text(text: str) -> str:
+    """Model text made storable (U+FFFD for NUL and lone surrogates)."""
+    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+
+
+def parsed_arguments(arguments: str) -> dict[str, Any]:
+    """A tool call's arguments as an object for wire formats that need one ({} if unreadable)."""
+    try:
+        value = json.loads(arguments) if arguments.strip() else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class _TextOnly:
+    """The text of a turn's events, as an async iterator that closes the turn with it."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: AsyncGenerator[StreamEvent, None]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> _TextOnly:
+        return self
+
+    async def __anext__(self) -> str:
+        while True:
+            event = await self._events.__anext__()
+            if isinstance(event, TextDelta):
+                return event.text
+
+    async def aclose(self) -> None:
+        await self._events.aclose()
+
+
+def _without_userinfo(url: str | None) -> str:
+    if not url:
+        return ""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url

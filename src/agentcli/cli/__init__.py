@@ -1,0 +1,1 @@
+"""The ``agentcli`` command: a thin client of the public API (entry point: ``entry.main``)."""

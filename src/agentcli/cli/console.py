@@ -1,0 +1,34 @@
+"""The CLI's rich consoles, made on first use.
+
+Both are built with ``markup=False`` and ``emoji=False``: a string printed by mistake is shown
+as written, so model text can never become a live ``[link=...]`` or a style. The CLI's own
+styling is always spelled out with ``rich.text.Text``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["err_console", "out_console"]
+
+
+def _make(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+
+
+@cache
+def out_console() -> Console:
+    """The console for standard output."""
+    return _make(stderr=False)
+
+
+@cache
+def err_console() -> Console:
+    """The console for messages: notices, warnings and errors go to standard error."""
+    return _make(stderr=True)

@@ -1,0 +1,211 @@
+"""Renderables for the terminal: the context gauge, turn lines, tool calls, transcripts.
+
+Every piece of text that came from a model, a tool or a user goes through ``sanitize`` and
+into a ``Text`` (never into markup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from .sanitize import sanitize, sanitize_inline
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from ..messages import AgentResponse, Message, ToolCall
+
+__all__ = [
+    "LEVEL_STYLE",
+    "answer",
+    "cleanup_lines",
+    "cost_summary",
+    "gauge",
+    "level_for",
+    "tool_call_line",
+    "tool_result_line",
+    "transcript",
+    "turn_line",
+]
+
+LEVEL_STYLE = {"green": "green", "yellow": "yellow", "red": "red"}
+BAR_WIDTH = 16
+
+
+def level_for(fraction: float) -> str:
+    """The specification's colours: green below 70 %, yellow 70-89 %, red from 90 %."""
+    from ..context import usage_level
+
+    return usage_level(fraction).value
+
+
+def percent(tokens: int, window: int) -> str:
+    """``58%``; ``<1%`` for a little (not ``0%``, which reads as empty)."""
+    if not window:
+        return "?"
+    value = tokens / window * 100
+    return "<1%" if 0 < value < 1 else f"{value:.0f}%"
+
+
+def gauge(tokens: int, window: int, level: str | None = None, width: int = BAR_WIDTH) -> Text:
+    """``context ██████░░░░ 3,412 / 100,000 tokens (34%)`` in the level's colour."""
+    fraction = tokens / window if window else 0.0
+    style = LEVEL_STYLE.get(level or level_for(fraction), "green")
+    filled = min(width, round(fraction * width))
+    if fraction > 0 and filled == 0:
+        filled = 1  # something is in the window: show it
+    return Text.assemble(
+        ("context ", "dim"),
+        ("█" * filled, style),
+        ("░" * (width - filled), "dim"),
+        " ",
+        (f"{tokens:,} / {window:,} tokens ({percent(tokens, window)})", style),
+    )
+
+
+def turn_line(context: Mapping[str, Any], response: AgentResponse | None = None) -> Text:
+    """The gauge after a turn, with the turn's tokens and cost when the agent reported them."""
+    line = gauge(int(context["tokens"]), int(context["window"]), str(context.get("level")))
+    if response is None:
+        return line
+    extras: list[str] = []
+    if response.tokens is not None:
+        detail = ""
+        if response.prompt_tokens is not None and response.completion_tokens is not None:
+            detail = f" ({response.prompt_tokens:,} in, {response.completion_tokens:,} out)"
+        extras.append(f"turn {response.tokens:,} tokens{detail}")
+    if response.cost is not None:
+        extras.append(format_cost(response.cost))
+    if extras:
+        line.append(" · " + " · ".join(extras), style="dim")
+    return line
+
+
+def format_cost(cost: float) -> str:
+    if cost == 0:
+        return "$0"
+    if cost < 0.0001:
+        return "<$0.0001"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
+
+
+def cleanup_lines(cleanup: Mapping[str, Any] | None) -> list[Text]:
+    """``cleanup: trimmed 4 messages, 91% → 58%`` (and the warning, when one was given)."""
+    if not cleanup:
+        return []
+    lines: list[Text] = []
+    trimmed = int(cleanup.get("trimmed") or 0)
+    window = int(cleanup.get("window") or 0)
+    if trimmed:
+        before = percent(int(cleanup["tokens_before"]), window)
+        after = percent(int(cleanup["tokens_after"]), window)
+        noun = "message" if trimmed == 1 else "messages"
+        lines.append(
+            Text(
+                f"cleanup: trimmed {trimmed} {noun} from the window, {before} → {after}"
+                " (the transcript keeps them; /history shows all)",
+                style="bold yellow",
+            )
+        )
+    warning = cleanup.get("warning")
+    if warning:
+        lines.append(Text(f"cleanup warning: {sanitize_inline(str(warning), 300)}", "yellow"))
+    return lines
+
+
+def tool_call_line(call: ToolCall) -> Text:
+    return Text.assemble(
+        ("  → ", "cyan"),
+        (sanitize_inline(call.name, 60), "bold cyan"),
+        (f"({sanitize_inline(call.arguments, 160)})", "cyan"),
+    )
+
+
+def tool_result_line(message: Message) -> Text:
+    name = sanitize_inline(message.name or "tool", 60)
+    return Text.assemble(
+        ("  ← ", "dim"), (f"{name}: ", "dim bold"), (sanitize_inline(message.content, 160), "dim")
+    )
+
+
+def answer(text: str, markdown: bool = True) -> RenderableType:
+    """A whole answer: Markdown with link targets shown as text, or plain text."""
+    safe = sanitize(text)
+    if not markdown:
+        return Text(safe)
+    from rich.markdown import Markdown
+
+    return Markdown(safe, hyperlinks=False)
+
+
+_ROLE_STYLE = {"user": "bold cyan", "assistant": "bold magenta", "system": "bold", "tool": "dim"}
+
+
+def message_block(message: Message) -> Text:
+    """One transcript entry: ``#3 assistant [interrupted]`` then its text."""
+    head = Text.assemble(
+        (f"#{message.seq} ", "dim"), (message.role, _ROLE_STYLE.get(message.role, "bold"))
+    )
+    if message.status == "interrupted":
+        head.append(" [interrupted]", style="yellow")
+    elif message.status == "failed":
+        error = (message.metadata or {}).get("error")
+        head.append(f" [failed: {sanitize_inline(str(error or 'no answer'), 120)}]", style="red")
+    if message.role == "tool":
+        head.append(f" {sanitize_inline(message.name or '', 60)}", style="dim")
+        return head.append("\n").append_text(
+            Text(sanitize_inline(message.content, 400), style="dim")
+        )
+    body = Text(sanitize(message.content))
+    for call in message.tool_calls:
+        body.append("\n").append_text(tool_call_line(call))
+    return head.append("\n").append_text(body)
+
+
+def transcript(messages: Sequence[Message], window_start: int = 1) -> Iterable[RenderableType]:
+    """The whole conversation, with a rule where the agent's window begins."""
+    from rich.rule import Rule
+
+    outside = sum(1 for m in messages if m.seq < window_start and m.role != "system")
+    for message in messages:
+        if outside and message.seq == window_start:
+            yield Rule(
+                Text(f"the context window starts here ({outside} earlier messages trimmed)"),
+                style="yellow",
+            )
+        yield message_block(message)
+
+
+def cost_summary(messages: Sequence[Message]) -> Text:
+    """Tokens and cost of the whole session, from what each answer recorded."""
+    totals = {"tokens": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    cost = 0.0
+    priced = turns = 0
+    for message in messages:
+        meta = message.metadata or {}
+        if message.role != "assistant" or not meta:
+            continue
+        turns += 1
+        for key in totals:
+            value = meta.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                totals[key] += value
+        value = meta.get("cost")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            cost += float(value)
+            priced += 1
+    noun = "answer" if turns == 1 else "answers"
+    line = Text(
+        f"{turns} {noun} with usage: {totals['tokens']:,} tokens "
+        f"({totals['prompt_tokens']:,} in, {totals['completion_tokens']:,} out)"
+    )
+    if priced:
+        line.append(f" · cost {format_cost(cost)}")
+        if priced < turns:
+            line.append(f" ({turns - priced} without a price)", style="dim")
+    else:
+        line.append(" · cost unknown", style="dim")
+    return line

@@ -1,0 +1,157 @@
+"""What every command needs: settings, the store, session ids, the agent and the manager."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SessionNotFoundError
+
+if TYPE_CHECKING:
+    from ..agent import AgentInterface
+    from ..config import Settings
+    from ..session import SessionManager
+    from ..stores.base import SessionInfo, SessionStore
+
+__all__ = [
+    "build_agent",
+    "build_manager",
+    "choose_spec",
+    "ensure_data_dir",
+    "find_session",
+    "load_cli_settings",
+    "new_session_id",
+    "open_cli_store",
+    "resolve_session",
+    "uses_tools",
+]
+
+MCP_IGNORED = "--mcp is for provider agents (openai:, anthropic:, ollama:); {spec} takes no tools"
+
+MEMORY_URL = "memory://"
+_HEX_PREFIX = re.compile("[0-9a-f]{4,11}")
+
+
+def load_cli_settings() -> Settings:
+    """Settings from the environment and ``./.env``, with logging set up from them."""
+    from ..config import load_settings
+    from ..logs import configure_logging
+
+    settings = load_settings()
+    import sys
+
+    configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
+    return settings
+
+
+def open_cli_store(settings: Settings, *, ephemeral: bool = False) -> SessionStore:
+    """The configured store (a SQLite file in the data directory by default)."""
+    from ..stores import open_store
+
+    url = MEMORY_URL if ephemeral else settings.resolved_store_url
+    if url.startswith("sqlite:"):
+        ensure_data_dir(settings)
+    return open_store(url)
+
+
+def ensure_data_dir(settings: Settings) -> None:
+    from ..errors import ConfigError
+
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc} "
+            "(set AGENTCLI_DATA_DIR to a directory you can write)"
+        ) from None
+
+
+def choose_spec(spec: str | None, settings: Settings) -> tuple[str, bool]:
+    """The agent spec to use and whether it is the offline fallback (nothing configured)."""
+    from ..agents.factory import default_spec, parse_spec
+
+    chosen = spec or default_spec(settings)
+    parse_spec(chosen)  # an unknown spec fails here, before anything else happens
+    return chosen, spec is None and chosen == "echo"
+
+
+def uses_tools(spec: str) -> bool:
+    """Whether the spec names a provider agent (the agents that take MCP tools)."""
+    from ..agents.factory import PROVIDERS, parse_spec
+
+    return parse_spec(spec).kind in PROVIDERS
+
+
+def build_agent(spec: str, settings: Settings, mcp: list[Any] | None = None) -> AgentInterface:
+    """The agent a spec names; ``mcp`` holds open MCP toolsets, for provider agents only."""
+    from ..agents.factory import create_agent
+
+    options: dict[str, Any] = {"mcp": list(mcp)} if mcp and uses_tools(spec) else {}
+    return create_agent(spec, settings, **options)
+
+
+def build_manager(
+    agent: AgentInterface, store: SessionStore, settings: Settings, system: str | None = None
+) -> SessionManager:
+    from ..session import SessionManager
+
+    return SessionManager(
+        agent,
+        store=store,
+        context_window_size=settings.context_window,
+        cleanup_threshold=settings.cleanup_threshold,
+        cleanup_target=settings.cleanup_target,
+        min_messages_to_keep=settings.min_messages_to_keep,
+        max_input_chars=settings.max_input_chars,
+        system_prompt=system,
+    )
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+async def find_session(store: SessionStore, wanted: str) -> SessionInfo:
+    """The session ``wanted`` names exactly, or the only one whose id starts with it."""
+    from ..stores.base import validate_session_id
+
+    info = await store.info(validate_session_id(wanted))
+    if info is not None:
+        return info
+    matches = [s for s in await store.list_sessions() if s.id.startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        from ..errors import InvalidInputError
+
+        shown = ", ".join(s.id for s in matches[:5])
+        raise InvalidInputError(f"{wanted!r} matches {len(matches)} sessions ({shown}); be longer")
+    raise SessionNotFoundError(wanted)
+
+
+async def resolve_session(
+    store: SessionStore, session: str | None, cont: bool
+) -> tuple[str, SessionInfo | None]:
+    """The session to use: ``--session ID`` (an unknown id starts a session with that id),
+    ``--continue`` (the most recent), or a new one."""
+    if session is not None and cont:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError("use either --session or --continue, not both")
+    if session is not None:
+        from ..stores.base import validate_session_id
+
+        info = await store.info(validate_session_id(session))
+        if info is None and _HEX_PREFIX.fullmatch(session):
+            # A short form of a generated id; a name of your own is never taken as a prefix.
+            try:
+                info = await find_session(store, session)
+            except SessionNotFoundError:
+                info = None
+        return (info.id, info) if info is not None else (session, None)
+    if cont:
+        recent = await store.list_sessions(limit=1)
+        if recent:
+            return recent[0].id, recent[0]
+    return new_session_id(), None

@@ -1,0 +1,220 @@
+"""The REPL's slash commands. A bad command or argument gets one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from ..errors import AgentCLIError
+from . import render
+from .exits import print_error
+from .sanitize import sanitize_inline
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .repl import Repl
+
+__all__ = ["AGENT_SPECS", "COMMANDS", "SlashCommands", "UsageProblem"]
+
+AGENT_SPECS = ["echo", "openai:gpt-4o-mini", "anthropic:claude-haiku-4-5", "ollama:llama3.2"]
+
+# name: (what it does, its arguments)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "/help": ("show commands and keys", ""),
+    "/context": ("what fills the context window", ""),
+    "/clear": ("start a new, empty session (the old one is kept)", ""),
+    "/compact": ("trim the window to the cleanup target now", ""),
+    "/history": ("the whole transcript, or its last N messages", "[N]"),
+    "/export": ("write the session to a file", "[PATH] [--format md|json]"),
+    "/sessions": ("recent sessions", ""),
+    "/resume": ("switch to another session", "ID"),
+    "/system": ("show, set or --clear the system prompt", "[TEXT | --clear]"),
+    "/agent": ("show or switch the agent", "[SPEC]"),
+    "/cost": ("tokens and cost of this session", ""),
+    "/exit": ("leave (Ctrl-D does too)", ""),
+    "/quit": ("leave", ""),
+}
+KEYS = (
+    ("Enter", "send"),
+    ("Esc Enter / Alt+Enter", "new line"),
+    ('"""', 'start a block; Enter adds lines until a line ends with """'),
+    ("Tab", "complete commands"),
+    ("Ctrl-C", "cancel the answer in progress, or clear the line"),
+    ("Ctrl-D", "exit"),
+    ("Up / Ctrl-R", "history"),
+)
+
+
+class UsageProblem(Exception):
+    """A slash command was called wrongly; the message says how to call it."""
+
+
+Handler = Callable[[list[str]], Awaitable[None]]
+
+
+class SlashCommands:
+    def __init__(self, repl: Repl) -> None:
+        self.repl = repl
+        self.handlers: dict[str, Handler] = {
+            "/help": self.help,
+            "/context": self.context,
+            "/clear": self.clear,
+            "/compact": self.compact,
+            "/history": self.history,
+            "/export": self.export,
+            "/sessions": self.sessions,
+            "/resume": self.resume,
+            "/system": self.system,
+            "/agent": self.agent,
+            "/cost": self.cost,
+            "/exit": self.exit,
+            "/quit": self.exit,
+        }
+
+    async def dispatch(self, line: str) -> None:
+        name, _, rest = line.partition(" ")
+        handler = self.handlers.get(name)
+        if handler is None:
+            close = [c for c in COMMANDS if c.startswith(name[:3])] if len(name) > 1 else []
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            print_error(f"unknown command {sanitize_inline(name, 40)}{hint}; /help lists them")
+            return
+        try:
+            args = shlex.split(rest) if name != "/system" else ([rest.strip()] if rest else [])
+            await handler(args)
+        except (UsageProblem, ValueError) as exc:
+            usage = COMMANDS[name][1]
+            print_error(f"{exc}. Usage: {name} {usage}".rstrip())
+        except AgentCLIError as exc:
+            print_error(str(exc))
+        except Exception as exc:  # a REPL survives a bug in one command
+            print_error(f"{name} failed: {type(exc).__name__}: {exc}", prefix="internal error")
+
+    @property
+    def out(self) -> Console:
+        return self.repl.console
+
+    # ------------------------------------------------------------------ commands
+
+    async def help(self, args: list[str]) -> None:
+        from rich.table import Table
+
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        for name, (meta, usage) in COMMANDS.items():
+            table.add_row(Text(f"{name} {usage}".strip(), "bold"), Text(meta))
+        self.out.print(table)
+        keys = Table(show_header=False, box=None, padding=(0, 2))
+        for key, meta in KEYS:
+            keys.add_row(Text(key, "bold"), Text(meta))
+        self.out.print(keys)
+
+    async def context(self, args: list[str]) -> None:
+        from .context_view import context_breakdown
+
+        _no_args(args)
+        manager = await self.repl.manager()
+        self.out.print(await context_breakdown(manager, self.repl.store, self.repl.session_id))
+
+    async def clear(self, args: list[str]) -> None:
+        from .runtime import new_session_id
+
+        _no_args(args)
+        old = self.repl.session_id
+        self.repl.session_id = new_session_id()
+        self.out.print(
+            Text(f"new session {self.repl.session_id}; /resume {old} to go back", "green")
+        )
+
+    async def compact(self, args: list[str]) -> None:
+        _no_args(args)
+        manager = await self.repl.manager()
+        report = await manager.compact(self.repl.session_id)
+        if report.trimmed:
+            before = render.percent(report.tokens_before, report.window)
+            after = render.percent(report.tokens_after, report.window)
+            self.out.print(
+                Text(f"compacted: trimmed {report.trimmed} messages, {before} → {after}", "green")
+            )
+        else:
+            self.out.print(Text("nothing to trim: the window is at or below its target", "dim"))
+        if report.warning:
+            self.out.print(Text(sanitize_inline(report.warning, 300), "yellow"))
+        await self.repl.show_usage()
+
+    async def history(self, args: list[str]) -> None:
+        if len(args) > 1 or (args and not args[0].isdigit()):
+            raise UsageProblem("give a number of messages, or nothing for all")
+        store, session_id = self.repl.store, self.repl.session_id
+        messages = await store.read(session_id, last=int(args[0]) if args else None)
+        info = await store.info(session_id)
+        if not messages:
+            self.out.print(Text("no messages yet", "dim"))
+            return
+        for block in render.transcript(messages, info.window_start if info else 1):
+            self.out.print(block)
+
+    async def export(self, args: list[str]) -> None:
+        from .exporting import export_to_file, parse_export_args
+
+        path, fmt = parse_export_args(args)
+        written = await export_to_file(self.repl.store, self.repl.session_id, fmt, path)
+        self.out.print(Text(f"exported to {written}", "green"))
+
+    async def sessions(self, args: list[str]) -> None:
+        from .session_table import sessions_table
+
+        _no_args(args)
+        infos = await self.repl.store.list_sessions(limit=20)
+        self.out.print(sessions_table(infos, current=self.repl.session_id))
+
+    async def resume(self, args: list[str]) -> None:
+        from .runtime import find_session
+
+        if len(args) != 1:
+            raise UsageProblem("give one session id (/sessions lists them)")
+        info = await find_session(self.repl.store, args[0])
+        self.repl.session_id = info.id
+        self.out.print(Text(f"resumed session {info.id} ({info.message_count} messages)", "green"))
+        await self.repl.show_usage()
+
+    async def system(self, args: list[str]) -> None:
+        manager = await self.repl.manager()
+        session_id = self.repl.session_id
+        if not args:
+            prompt = await manager.system_prompt_for(session_id)
+            shown = sanitize_inline(str(prompt), 400) if prompt else "(none)"
+            self.out.print(Text.assemble(("system prompt: ", "bold"), shown))
+            return
+        text = args[0]
+        await manager.set_system_prompt(session_id, None if text == "--clear" else text)
+        self.out.print(Text("system prompt cleared" if text == "--clear" else "system prompt set"))
+
+    async def agent(self, args: list[str]) -> None:
+        if len(args) > 1:
+            raise UsageProblem("give one agent spec")
+        if not args:
+            manager = await self.repl.manager()
+            window = manager.context_window_size
+            self.out.print(Text(f"agent {self.repl.spec} (window {window:,} tokens)"))
+            return
+        manager = await self.repl.switch_agent(args[0])
+        self.out.print(
+            Text(f"agent {self.repl.spec} (window {manager.context_window_size:,} tokens)", "green")
+        )
+
+    async def cost(self, args: list[str]) -> None:
+        _no_args(args)
+        messages = await self.repl.store.read(self.repl.session_id)
+        self.out.print(render.cost_summary(messages))
+
+    async def exit(self, args: list[str]) -> None:
+        self.repl.running = False
+
+
+def _no_args(args: list[str]) -> None:
+    if args:
+        raise UsageProblem("this command takes no arguments")

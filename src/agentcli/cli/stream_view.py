@@ -1,0 +1,131 @@
+"""Show one turn as it happens: streamed text, tool calls, then the answer as Markdown.
+
+Three ways, one interface:
+- ``live`` (a terminal): the answer's tail streams in a transient ``rich.live.Live`` region,
+  replaced by the rendered Markdown when the answer (or a segment before a tool call) is done;
+- ``plain`` (not a terminal): sanitised text is written as it arrives, tool lines go to stderr;
+- ``quiet`` (``--no-stream``): nothing until the end, then the whole answer at once;
+- ``silent`` (``run --json``): the answer is not shown at all (the caller prints JSON).
+
+All text passes through one ``StreamSanitizer`` per turn, so an escape sequence split across
+chunks is still caught.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Literal
+
+from rich.text import Text
+
+from .render import answer, tool_call_line, tool_result_line
+from .sanitize import StreamSanitizer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+
+    from ..messages import Message, ToolCall
+
+__all__ = ["Mode", "TurnView"]
+
+Mode = Literal["live", "plain", "quiet", "silent"]
+REFRESH_SECONDS = 0.05
+
+
+class TurnView:
+    def __init__(
+        self,
+        console: Console,
+        mode: Mode,
+        *,
+        markdown: bool = True,
+        err_console: Console | None = None,
+    ) -> None:
+        self.console = console
+        self.err = err_console or console
+        self.mode: Mode = mode
+        self.markdown = markdown
+        self._sanitizer = StreamSanitizer()
+        self._segment: list[str] = []
+        self._live: Live | None = None
+        self._last_refresh = 0.0
+        self.shown_text = False
+
+    # ------------------------------------------------------------------ events
+
+    def text(self, chunk: str) -> None:
+        if self._accept(self._sanitizer.feed(chunk)) and self.mode == "live":
+            self._refresh()
+
+    def tool_call(self, call: ToolCall) -> None:
+        self._flush_segment()
+        self._note(tool_call_line(call))
+
+    def tool_result(self, message: Message) -> None:
+        self._flush_segment()
+        self._note(tool_result_line(message))
+
+    def finish(self, fallback: str = "", *, interrupted: bool = False) -> None:
+        """End the turn; ``fallback`` is the response's output, shown if nothing streamed."""
+        self._accept(self._sanitizer.close())
+        if not self.shown_text and fallback:
+            self._accept(self._sanitizer.feed(fallback) + self._sanitizer.close())
+        self._flush_segment()
+        if self.mode == "plain" and self.shown_text:
+            self.console.file.write("\n")
+            self.console.file.flush()
+        if interrupted:
+            self.err.print(Text("[interrupted: the partial answer is kept]", style="yellow"))
+
+    # ------------------------------------------------------------------ drawing
+
+    def _accept(self, safe: str) -> bool:
+        if not safe:
+            return False
+        self.shown_text = True
+        if self.mode == "plain":
+            self.console.file.write(safe)
+            self.console.file.flush()
+        else:
+            self._segment.append(safe)
+        return True
+
+    def _note(self, line: Text) -> None:
+        if self.mode == "silent":
+            return
+        (self.err if self.mode == "plain" else self.console).print(line)
+
+    def _flush_segment(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        text = "".join(self._segment)
+        self._segment.clear()
+        if text.strip() and self.mode in ("live", "quiet"):
+            self.console.print(answer(text, markdown=self.markdown))
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if self._live is None:
+            from rich.live import Live
+
+            self._live = Live(
+                console=self.console,
+                transient=True,
+                auto_refresh=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            self._live.start()
+        elif now - self._last_refresh < REFRESH_SECONDS:
+            return
+        self._last_refresh = now
+        self._live.update(self._tail(), refresh=True)
+
+    def _tail(self) -> Text:
+        """The end of the answer so far, as many lines as fit above the prompt."""
+        text = Text("".join(self._segment))
+        lines = list(text.wrap(self.console, max(20, self.console.width)))
+        room = max(3, self.console.height - 2)
+        return Text("\n").join(lines[-room:])
