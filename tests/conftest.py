@@ -9,6 +9,13 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_token_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One tokenizer cache for the whole run (never the developer's own), so the processes
+    that tests start load the tokenizer from it instead of parsing it again each time."""
+    os.environ["AGENTCLI_CACHE_DIR"] = str(tmp_path_factory.mktemp("agentcli-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own data directory and no provider keys from the developer's shell."""
