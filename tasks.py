@@ -78,7 +78,8 @@ def types() -> None:
 
 def bench(*extra: str) -> None:
     install()
-    run(PYTHON, "benchmarks/run.py", *extra)
+    # --setup installs the peers (pydantic-ai, openai-agents, ...) into their own venv first.
+    run(PYTHON, "benchmarks/run.py", *(extra or ("--setup",)))
 
 
 def compile_requirements() -> None:

@@ -197,7 +197,14 @@ def setup_commands() -> list[list[str]]:
     venv = _rel(BENCH_VENV)
     return [
         [sys.executable, "-m", "venv", venv],
-        [f"{venv}/bin/pip", "install", "--require-hashes", "-r", _rel(BENCH_REQUIREMENTS)],
+        [
+            f"{venv}/bin/pip",
+            "install",
+            "--quiet",
+            "--require-hashes",
+            "-r",
+            _rel(BENCH_REQUIREMENTS),
+        ],
     ]
 
 
