@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from agentcli.agents._provider import ProviderAgent, scrub
+from agentcli.agents._faults import scrub
+from agentcli.agents._provider import ProviderAgent
 from agentcli.errors import AgentCLIError
 from agentcli.messages import AgentContext, messages_adapter
 from agentcli.session import SessionManager

@@ -1,5 +1,6 @@
-"""What the provider agents share: the tool loop, usage and cost, the error mapping, the cap on
-``Retry-After`` and the stream idle watchdog. The vendor modules only translate wire formats.
+"""What the provider agents share: the tool loop, usage and cost, turning failures into our
+errors (read by ``_faults``), the cap on ``Retry-After`` and the stream idle watchdog
+(``_watchdog``). The vendor modules only translate wire formats.
 
 A turn is a sequence of rounds (one model request each). A round that asks for tools runs them
 (concurrently) and feeds the results to the next round; after ``max_tool_rounds`` rounds of tools
@@ -13,26 +14,22 @@ Retries belong to the SDK alone (``max_retries``); this module never repeats a r
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import importlib
 import json
 import logging
 import math
-import re
 import sys
-import time
 from abc import abstractmethod
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
-    Callable,
     Mapping,
     Sequence,
 )
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import SecretStr
 
@@ -55,7 +52,17 @@ from ..errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from ..messages import AgentContext, AgentResponse, Message, ToolCall
+from ..messages import AgentContext, AgentResponse, Message, ToolCall, make_storable
+from ._faults import (
+    RETRIED_STATUSES,
+    Failure,
+    body_message,
+    retry_after_seconds,
+    retry_hint,
+    scrub,
+    transport_failure,
+)
+from ._watchdog import EventStream, IdleWatchdog
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -64,19 +71,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Conversation",
-    "EventStream",
-    "Failure",
-    "IdleWatchdog",
     "Limits",
     "ProviderAgent",
     "Round",
     "RoundUsage",
     "StreamState",
     "ToolSource",
-    "describe_cause",
-    "retry_after_seconds",
-    "scrub",
-    "transport_failure",
+    "clean_text",
+    "parsed_arguments",
 ]
 
 logger = logging.getLogger("agentcli.agents")
@@ -85,60 +87,6 @@ ClientT = TypeVar("ClientT")
 T = TypeVar("T")
 
 _DISPLAY = {"openai": "OpenAI", "anthropic": "Anthropic", "ollama": "Ollama"}
-
-# Statuses the SDKs retry (408, 409, 429, 5xx), so the ones whose Retry-After they would honour.
-_RETRIED = frozenset({408, 409, 429})
-
-# NUL and lone surrogates cannot be stored (see messages.check_storable); a model or a JSON
-# escape can still produce them, so they become U+FFFD before anything is built from the text.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-# The public part of key formats ("sk-", "sk-proj-", "sk-ant-api03-"): not secret, and common
-# enough in text that matching it would redact innocent words.
-_KEY_PREFIX = re.compile(r"^(?:sk-(?:proj-|svcacct-|admin-|ant-(?:[a-z]+\d*-)?)?)")
-# Providers echo a masked key ("sk-abc***xyz"); such a token is always removed.
-_MASKED = re.compile(r"\S*\*{3,}\S*")
-_FRAGMENT = 6  # redact any run of this many characters of a key
-
-
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` without the key, any fragment of it, or any masked key a provider echoed."""
-    if secret:
-        text = text.replace(secret, "[redacted]")
-        core = _KEY_PREFIX.sub("", secret)
-        if len(core) >= _FRAGMENT:
-            for start in range(len(core) - _FRAGMENT + 1):
-                piece = core[start : start + _FRAGMENT]
-                if piece in text:
-                    text = text.replace(piece, "[redacted]")
-    return _MASKED.sub("[redacted key]", text)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The wait a server asked for: ``retry-after-ms``, ``retry-after`` seconds or an HTTP date."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            return float(millis) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return seconds if math.isfinite(seconds) else None
-
-
-def _retry_hint(seconds: float) -> str:
-    at = time.strftime("%H:%M:%S", time.localtime(time.time() + seconds))
-    return f"retry after {at} (in {math.ceil(seconds)} s)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,39 +140,6 @@ class Conversation:
 
     messages: list[dict[str, Any]]
     system: list[str] = field(default_factory=list)
-
-
-FailureKind = Literal[
-    "auth",
-    "permission",
-    "not_found",
-    "rate_limit",
-    "context",
-    "timeout",
-    "connection",
-    "unavailable",
-    "incomplete",
-    "other",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A vendor error, read into the parts our error tree needs."""
-
-    kind: FailureKind
-    status: int | None = None
-    detail: str = ""
-    retry_after: float | None = None
-    chain: bool = False  # keep the SDK exception as __cause__ (only when it holds no body)
-
-
-class EventStream(Protocol):
-    """An SDK's stream of server-sent events (``openai``/``anthropic`` ``AsyncStream``)."""
-
-    def __anext__(self) -> Awaitable[Any]: ...
-
-    async def close(self) -> None: ...
 
 
 class StreamState(Protocol):
@@ -299,70 +214,6 @@ def _plus(total: int | None, value: int | None) -> int | None:
     if value is None:
         return total
     return value if total is None else total + value
-
-
-class IdleWatchdog:
-    """Ends a stream that sends no new content for ``idle`` seconds.
-
-    Only time spent waiting for the next event counts, never the consumer's time between
-    events. SSE keep-alive comments never become events, so they cannot keep a stalled stream
-    alive. One timer per stream, moved only when it fires, keeps the cost per event to a few
-    attribute writes (``asyncio.timeout`` per event costs about 5 us).
-    """
-
-    __slots__ = ("_error", "_fired", "_handle", "_idle", "_loop", "_since", "_task", "_waited")
-
-    def __init__(self, idle: float, error: Callable[[], ProviderError]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._idle = idle
-        self._error = error
-        self._waited = 0.0  # time spent waiting since the last content
-        self._since: float | None = None  # when the current wait began; None between waits
-        self._task: asyncio.Task[Any] | None = None
-        self._handle: asyncio.TimerHandle | None = None
-        self._fired = False
-
-    def progress(self) -> None:
-        """New content arrived: restart the clock."""
-        self._waited = 0.0
-
-    async def next(self, events: EventStream) -> Any:
-        """The next event, ``None`` at the end, or the watchdog's error once time is up."""
-        loop = self._loop
-        self._since = since = loop.time()
-        self._task = asyncio.current_task()
-        if self._handle is None:
-            self._handle = loop.call_at(since + self._idle - self._waited, self._check)
-        try:
-            return await events.__anext__()
-        except StopAsyncIteration:
-            return None
-        except asyncio.CancelledError:
-            # Ours, unless someone else cancelled the task too (as asyncio.timeout decides).
-            if self._fired and self._task is not None and self._task.uncancel() == 0:
-                raise self._error() from None
-            raise
-        finally:
-            self._waited += loop.time() - since
-            self._since = None
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    def _check(self) -> None:
-        self._handle = None
-        since = self._since
-        if since is None:
-            return  # the consumer has the event; the clock restarts at the next wait
-        now = self._loop.time()
-        left = self._idle - self._waited - (now - since)
-        if left > 0:
-            self._handle = self._loop.call_at(now + left, self._check)
-        elif self._task is not None:
-            self._fired = True
-            self._task.cancel()
 
 
 class ProviderAgent(AgentInterface, Generic[ClientT]):
@@ -760,17 +611,17 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
 
         Called on every response, before the SDK would sleep; ``body`` is the error body.
         """
-        if status not in _RETRIED and status < 500:
+        if status not in RETRIED_STATUSES and status < 500:
             return
         wait = retry_after_seconds(headers)
         cap = self.limits.max_retry_after
         if wait is None or wait <= cap:
             return
-        detail = _body_message(body)
+        detail = body_message(body)
         reason = f": {scrub(detail, self._secret())}" if detail else ""
         message = (
             f"{self.display_name} asks to wait {math.ceil(wait)} s before retrying ({status}"
-            f"{reason}), longer than AGENTCLI_MAX_RETRY_AFTER ({cap:g} s); {_retry_hint(wait)}"
+            f"{reason}), longer than AGENTCLI_MAX_RETRY_AFTER ({cap:g} s); {retry_hint(wait)}"
         )
         if status == 429:
             raise RateLimitError(message, provider=self.provider, retry_after=wait)
@@ -811,7 +662,7 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
                 **kw,
             )
         if kind == "rate_limit":
-            hint = f"; {_retry_hint(failure.retry_after)}" if failure.retry_after else ""
+            hint = f"; {retry_hint(failure.retry_after)}" if failure.retry_after else ""
             return RateLimitError(
                 f"{who} is rate limiting requests{code}{says}{hint}",
                 provider=self.provider,
@@ -852,105 +703,7 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
         return f"cannot reach {self.display_name}{where}{reason}; {fix}"
 
 
-def transport_failure(exc: BaseException) -> Failure | None:
-    """httpx2 errors the SDK let through unwrapped (some stream reads)."""
-    import httpx2
-
-    if isinstance(exc, httpx2.TimeoutException):
-        return Failure("timeout", chain=True)
-    if isinstance(exc, httpx2.RemoteProtocolError):
-        return Failure("incomplete", detail="the connection closed mid-answer", chain=True)
-    if isinstance(exc, httpx2.TransportError):
-        return Failure("connection", detail=describe_cause(exc), chain=True)
-    return None
-
-
-def describe_cause(exc: BaseException) -> str:
-    """The innermost reason of a connection failure ("Connection refused")."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    text = ""
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if str(current):
-            text = str(current)
-        current = current.__cause__ or current.__context__
-    text = re.sub(r"^\[Errno -?\d+\]\s*", "", text)
-    return text[:200]
-
-
-def _body_message(body: bytes | str | object) -> str:
-    """The ``error.message`` of an OpenAI or Anthropic error body, if there is one."""
-    data: object = body
-    if isinstance(body, bytes | str):
-        try:
-            data = json.loads(body)
-        except ValueError:
-            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-            return text.strip()[:300]
-    if isinstance(data, Mapping):
-        error = data.get("error", data)
-        if isinstance(error, Mapping):
-            message = error.get("message")
-            if isinstance(message, str):
-                return message[:500]
-    return ""
-
-
-def error_fields(body: object) -> tuple[str, str, str]:
-    """``(code, type, message)`` from an error body (OpenAI nests them in ``error``)."""
-    data = body
-    if isinstance(data, Mapping) and isinstance(data.get("error"), Mapping):
-        data = data["error"]
-    if not isinstance(data, Mapping):
-        return "", "", str(body)[:300] if body else ""
-    code = data.get("code")
-    kind = data.get("type")
-    message = data.get("message")
-    return (
-        str(code) if code is not None else "",
-        str(kind) if kind is not None else "",
-        str(message)[:500] if message is not None else "",
-    )
-
-
-_CONTEXT_TEXT = re.compile(
-    r"context[ _]length|context window|prompt is too long|too many tokens|maximum context|"
-    r"reduce the length",
-    re.IGNORECASE,
-)
-
-
-def classify_status(
-    status: int, code: str, kind: str, message: str, headers: Mapping[str, str]
-) -> Failure:
-    """Sort an HTTP error (or an in-stream error event) into our kinds."""
-    label = code or kind
-    detail = f"{message} [{label}]" if label and label not in message else message
-    if code == "context_length_exceeded" or (
-        status in (400, 413) and _CONTEXT_TEXT.search(message)
-    ):
-        return Failure("context", status, detail)
-    if status == 401 or kind == "authentication_error" or code == "invalid_api_key":
-        return Failure("auth", status, detail)
-    if status == 403 or kind == "permission_error":
-        return Failure("permission", status, detail)
-    if status == 404 or kind == "not_found_error" or code == "model_not_found":
-        return Failure("not_found", status, detail)
-    if status == 429 or kind == "rate_limit_error":
-        return Failure("rate_limit", status, detail, retry_after=retry_after_seconds(headers))
-    if status == 408:
-        return Failure("timeout", status, detail)
-    if status >= 500 or kind in ("overloaded_error", "api_error"):
-        return Failure("unavailable", status, detail)
-    if status == 413:
-        return Failure("context", status, detail)
-    return Failure("other", status, detail)
-
-
-def clean_text(text: str) -> str:
-    """Model text made storable (U+FFFD for NUL and lone surrogates)."""
-    return _UNSTORABLE.sub("\ufffd", text) if _UNSTORABLE.search(text) else text
+clean_text = make_storable  # model text made storable (U+FFFD for NUL and lone surrogates)
 
 
 def parsed_arguments(arguments: str) -> dict[str, Any]:

@@ -17,19 +17,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import SecretStr
 
 from ..messages import Message, ToolCall
+from ._faults import Failure, classify_status, error_fields
 from ._provider import (
     Conversation,
-    EventStream,
-    Failure,
     ProviderAgent,
     Round,
     RoundUsage,
     ToolSource,
-    classify_status,
     clean_text,
-    error_fields,
     parsed_arguments,
 )
+from ._watchdog import EventStream
 
 if TYPE_CHECKING:
     from anthropic import AsyncAnthropic, AsyncStream
@@ -225,7 +223,7 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
         if isinstance(exc, anthropic.APITimeoutError):
             return Failure("timeout", chain=True)
         if isinstance(exc, anthropic.APIConnectionError):
-            from ._provider import describe_cause, transport_failure
+            from ._faults import describe_cause, transport_failure
 
             cause = exc.__cause__ or exc
             return transport_failure(cause) or Failure(

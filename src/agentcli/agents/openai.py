@@ -17,20 +17,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import SecretStr
 
 from ..messages import Message, ToolCall
+from ._faults import Failure, classify_status, describe_cause, error_fields, transport_failure
 from ._provider import (
     Conversation,
-    EventStream,
-    Failure,
     ProviderAgent,
     Round,
     RoundUsage,
     ToolSource,
-    classify_status,
     clean_text,
-    describe_cause,
-    error_fields,
-    transport_failure,
 )
+from ._watchdog import EventStream
 
 if TYPE_CHECKING:
     import httpx2
