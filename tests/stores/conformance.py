@@ -431,6 +431,10 @@ class StoreConformance:
         assert info is not None
         assert (info.window_start, info.metadata, info.title) == (1, {}, "new")
 
+    async def test_expire_refuses_a_naive_datetime(self, store: SessionStore) -> None:
+        with pytest.raises(InvalidInputError, match="timezone-aware"):
+            await store.expire(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
     async def test_expire(self, store: SessionStore) -> None:
         await store.append("old", [_user("old")])
         await store.set_state("older", metadata={"x": 1})

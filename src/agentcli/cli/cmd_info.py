@@ -205,7 +205,7 @@ def _store_check(settings: Settings) -> Check:
             f"{url}: {type(exc).__name__}: {exc}",
             "check AGENTCLI_STORE_URL (or unset it to use the SQLite file in the data directory)",
         )
-    return Check("store", "ok", f"{url} ({count} sessions)")
+    return Check("store", "ok", f"{url} ({count} session{'' if count == 1 else 's'})")
 
 
 def _tokenizer_check() -> Check:

@@ -91,6 +91,10 @@ class MemoryStore:
         return self._sessions.pop(session_id, None) is not None
 
     async def expire(self, before: datetime) -> int:
+        if before.tzinfo is None:
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError("expire() needs a timezone-aware datetime")
         old = [sid for sid, s in self._sessions.items() if s.updated_at < before]
         for sid in old:
             del self._sessions[sid]
