@@ -433,7 +433,7 @@ class StoreConformance:
 
     async def test_expire_refuses_a_naive_datetime(self, store: SessionStore) -> None:
         with pytest.raises(InvalidInputError, match="timezone-aware"):
-            await store.expire(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+            await store.expire(datetime(2026, 1, 1))  # naive on purpose
 
     async def test_expire(self, store: SessionStore) -> None:
         await store.append("old", [_user("old")])
