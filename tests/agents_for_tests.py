@@ -99,3 +99,20 @@ class ContextLimitAgent(AgentInterface):
         if len(context.conversation_history) > self.limit:
             raise ContextLengthError("prompt is too long", provider="fake", status=400)
         return AgentResponse(output=f"saw {len(context.conversation_history)}")
+
+
+class ToolThenFailAgent(AgentInterface):
+    """Runs one tool round, then fails in the next round (a dropped connection, say)."""
+
+    name = "tool-then-fail"
+
+    async def process(self, context: AgentContext) -> AgentResponse:  # pragma: no cover
+        raise NotImplementedError
+
+    async def stream_events(self, context: AgentContext) -> AsyncIterator[StreamEvent]:
+        call = ToolCall(id="call-9", name="send_email", arguments='{"to": "a@example.org"}')
+        yield ToolCallEvent(call)
+        yield ToolResultEvent(
+            Message(role="tool", tool_call_id="call-9", name="send_email", content="sent")
+        )
+        raise ConnectionError("the connection dropped in round 2")

@@ -20,6 +20,7 @@ from .agents_for_tests import (
     RecordingAgent,
     SlowStreamingAgent,
     ToolAgent,
+    ToolThenFailAgent,
 )
 
 
@@ -72,6 +73,26 @@ async def test_a_failed_turn_is_recorded_and_the_session_stays_usable() -> None:
     await manager.chat("s", "again")
     # The failure stays in the transcript but is never sent to a model.
     assert [m.content for m in agent.contexts[0].conversation_history] == ["hello"]
+
+
+async def test_a_failure_after_a_tool_round_keeps_the_finished_tool_calls() -> None:
+    manager = SessionManager(ToolThenFailAgent())
+    with pytest.raises(AgentError, match="connection dropped"):
+        await manager.chat("s", "email them")
+    history = await manager.history("s")
+    assert [(m.role, m.status) for m in history] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+        ("tool", "complete"),
+        ("assistant", "failed"),
+    ]
+    assert history[1].tool_calls[0].id == "call-9"
+    assert history[2].tool_call_id == "call-9"
+    # The tool really ran, so the next turn's model sees that it did.
+    agent = RecordingAgent()
+    manager.set_agent(agent)
+    await manager.chat("s", "did it work?")
+    assert [m.role for m in agent.contexts[0].conversation_history] == ["user", "assistant", "tool"]
 
 
 async def test_an_error_response_is_returned_but_kept_out_of_the_window() -> None:

@@ -341,7 +341,7 @@ class SessionManager:
             await asyncio.shield(self._store_outcome(session_id, state, partial))
             raise
         except Exception as exc:
-            await asyncio.shield(self._store_failure(session_id, state, exc))
+            await asyncio.shield(self._store_failure(session_id, state, exc, progress))
             if isinstance(exc, AgentCLIError):
                 raise
             raise AgentError(f"the agent failed: {type(exc).__name__}: {exc}") from exc
@@ -397,25 +397,32 @@ class SessionManager:
         }
         return response.model_copy(update={"metadata": metadata})
 
-    async def _store_failure(self, session_id: str, state: _State, exc: BaseException) -> None:
+    async def _store_failure(
+        self, session_id: str, state: _State, exc: BaseException, progress: _Progress
+    ) -> None:
+        """Keep the tool calls that finished (their effects happened) and mark the failure."""
         failed = Message(
             role="assistant",
             status="failed",
             metadata={"error": f"{type(exc).__name__}: {_short(str(exc))}"},
         )
-        await self._store_outcome(session_id, state, [failed])
+        await self._store_outcome(session_id, state, [*self._finished_tools(progress), failed])
+
+    @staticmethod
+    def _finished_tools(progress: _Progress) -> list[Message]:
+        """The tool calls whose results arrived, as whole units."""
+        calls = progress.calls
+        done = [r for r in progress.results if r.tool_call_id in calls]
+        if not done:
+            return []
+        answered = tuple(calls[r.tool_call_id] for r in done if r.tool_call_id)
+        return complete_units([Message(role="assistant", tool_calls=answered), *done])
 
     def _interrupted(self, progress: _Progress) -> list[Message]:
         """What an interrupted turn keeps: the tool calls that finished, and the partial text."""
-        calls = progress.calls
-        done = [r for r in progress.results if r.tool_call_id in calls]
-        units: list[Message] = []
-        if done:
-            answered = tuple(calls[r.tool_call_id] for r in done if r.tool_call_id)
-            units = [Message(role="assistant", tool_calls=answered), *done]
         text = "".join(progress.chunks)
         return [
-            *complete_units(units),
+            *self._finished_tools(progress),
             Message(
                 role="assistant",
                 content=text,
