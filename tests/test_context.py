@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from agentcli.context import (
     ContextTracker,
+    TrimPlan,
     UsageLevel,
     apply_trim,
     plan_trim,
@@ -64,21 +65,24 @@ policy = st.tuples(
 )
 
 
+def _trim(history: list[Message], p: Policy) -> tuple[TrimPlan, list[Message]]:
+    size, target, keep = p
+    plan = plan_trim(history, window_size=size, target=target, min_keep=keep)
+    return plan, apply_trim(history, plan.drop)
+
+
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(histories(), policy)
 def test_trim_never_orphans_a_tool_call_or_result(history: list[Message], p: Policy) -> None:
-    size, target, keep = p
-    plan = plan_trim(history, window_size=size, target=target, min_keep=keep)
-    kept = apply_trim(history, plan.drop)
+    _, kept = _trim(history, p)
     assert _orphans(kept) == []
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(histories(), policy)
 def test_trim_keeps_system_messages_and_the_last_n(history: list[Message], p: Policy) -> None:
-    size, target, keep = p
-    plan = plan_trim(history, window_size=size, target=target, min_keep=keep)
-    kept = apply_trim(history, plan.drop)
+    keep = p[2]
+    _, kept = _trim(history, p)
     assert [m for m in history if m.role == "system"] == [m for m in kept if m.role == "system"]
     body = [m for m in history if m.role != "system"]
     last = body[-keep:] if keep else []
@@ -91,32 +95,34 @@ def test_trim_keeps_system_messages_and_the_last_n(history: list[Message], p: Po
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(histories(), policy)
 def test_trim_reaches_the_target_whenever_possible(history: list[Message], p: Policy) -> None:
-    size, target, keep = p
-    plan = plan_trim(history, window_size=size, target=target, min_keep=keep)
-    kept = apply_trim(history, plan.drop)
+    plan, kept = _trim(history, p)
+    keep = p[2]
     assert plan.tokens_after == sum(m.tokens for m in kept)
+    body = [m for m in history if m.role != "system"]
+
+    def allowed(cut: int) -> bool:
+        return cut <= len(body) - keep and (cut == len(body) or body[cut].role != "tool")
+
     if plan.tokens_after > plan.target:
         # Only allowed when every cut that reaches the target is forbidden.
         assert plan.warning is not None
-        body = [m for m in history if m.role != "system"]
         for cut in range(plan.drop + 1, len(body) + 1):
-            allowed = cut <= len(body) - keep and (cut == len(body) or body[cut].role != "tool")
-            assert not allowed, f"cut {cut} was allowed but not taken"
+            assert not allowed(cut), f"cut {cut} was allowed but not taken"
     else:
         assert plan.warning is None
-        # And it dropped no more than needed: one fewer allowed cut would be over target.
+        # And it dropped no more than needed: every smaller allowed cut is over the target.
+        for cut in range(plan.drop):
+            if cut == 0 or allowed(cut):
+                assert plan.tokens_before - sum(m.tokens for m in body[:cut]) > plan.target
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(histories(), policy)
 def test_trimming_twice_equals_trimming_once(history: list[Message], p: Policy) -> None:
-    size, target, keep = p
-    once = apply_trim(
-        history, plan_trim(history, window_size=size, target=target, min_keep=keep).drop
-    )
-    again = plan_trim(once, window_size=size, target=target, min_keep=keep)
+    _, once = _trim(history, p)
+    again, twice = _trim(once, p)
     assert again.drop == 0
-    assert apply_trim(once, again.drop) == once
+    assert twice == once
 
 
 def test_smallest_drop_is_chosen() -> None:

@@ -287,6 +287,18 @@ async def test_reported_usage_makes_the_count_exact() -> None:
     assert (await manager.usage("s")).tokens == 46
 
 
+async def test_the_providers_count_survives_a_new_manager(tmp_path: Path) -> None:
+    from agentcli.stores.sqlite import SQLiteStore
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = SessionManager(ToolAgent(), store=SQLiteStore.from_url(url))
+    await first.chat("s", "add")
+    await first.close()
+    second = SessionManager(ToolAgent(), store=SQLiteStore.from_url(url))
+    assert (await second.usage("s")).tokens == 46  # the provider's count, not our estimate
+    await second.close()
+
+
 async def test_context_too_long_trims_harder_and_retries_once() -> None:
     manager = SessionManager(RecordingAgent(), context_window_size=100_000)
     for i in range(6):

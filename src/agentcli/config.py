@@ -29,10 +29,6 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("agentcli", appauthor=False))
 
 
-def _alias(*names: str) -> Any:
-    return AliasChoices(*names)
-
-
 class Settings(BaseSettings):
     """Every setting agentcli reads. Construct with ``load_settings()`` for clear errors."""
 
@@ -45,16 +41,16 @@ class Settings(BaseSettings):
     )
 
     # Provider keys and endpoints: the specification's and the SDKs' own names.
-    openai_api_key: SecretStr | None = Field(None, validation_alias=_alias("OPENAI_API_KEY"))
-    openai_base_url: str | None = Field(None, validation_alias=_alias("OPENAI_BASE_URL"))
-    anthropic_api_key: SecretStr | None = Field(None, validation_alias=_alias("ANTHROPIC_API_KEY"))
-    anthropic_base_url: str | None = Field(None, validation_alias=_alias("ANTHROPIC_BASE_URL"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(None, validation_alias="ANTHROPIC_BASE_URL")
     ollama_base_url: str = Field(
         "http://127.0.0.1:11434/v1",
-        validation_alias=_alias("AGENTCLI_OLLAMA_BASE_URL", "OLLAMA_BASE_URL"),
+        validation_alias=AliasChoices("AGENTCLI_OLLAMA_BASE_URL", "OLLAMA_BASE_URL"),
     )
     default_model: str | None = Field(
-        None, validation_alias=_alias("DEFAULT_MODEL", "AGENTCLI_DEFAULT_MODEL")
+        None, validation_alias=AliasChoices("DEFAULT_MODEL", "AGENTCLI_DEFAULT_MODEL")
     )
 
     # Where sessions live.

@@ -186,12 +186,20 @@ class ContextTracker:
     def needs_cleanup(self) -> bool:
         return self.fraction >= self.threshold
 
-    def plan(self, window: Sequence[Message], overhead: int = 0) -> TrimPlan:
+    def plan(
+        self,
+        window: Sequence[Message],
+        overhead: int = 0,
+        *,
+        target: float | None = None,
+        min_keep: int | None = None,
+    ) -> TrimPlan:
+        """Plan a trim of ``window`` under this tracker's policy (or the overrides given)."""
         return plan_trim(
             window,
             window_size=self.window_size,
-            target=self.target,
-            min_keep=self.min_keep,
+            target=self.target if target is None else target,
+            min_keep=self.min_keep if min_keep is None else min_keep,
             overhead=overhead,
         )
 

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ._units import complete_units
@@ -42,7 +42,6 @@ from .context import (
     ContextUsage,
     TrimPlan,
     apply_trim,
-    plan_trim,
 )
 from .errors import AgentCLIError, AgentError, ContextLengthError, InvalidInputError
 from .messages import AgentContext, AgentResponse, Message, ToolCall, check_storable
@@ -87,8 +86,6 @@ class _State:
     trimmed: int
     system_prompt: str | None
     warning: str | None = None
-    total_messages: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Progress:
@@ -373,18 +370,28 @@ class SessionManager:
     ) -> AgentResponse:
         """Store the agent's tool units and answer, calibrate tokens, trim, and report."""
         metadata = dict(response.metadata)
+        units = complete_units(response.messages)
+        # After tool rounds, completion_tokens sums every round; the rounds' own tokens are on
+        # their tool-call messages, so the answer is counted on its own.
+        tokens = (None if units else response.completion_tokens) or self._tokens(response.output)
+        failed = response.is_error
+        added = sum(m.tokens for m in units) + (0 if failed else tokens)
+        overhead = _reported_overhead(metadata, state.tracker.tokens - state.overhead + added)
+        stored = _usage_metadata(metadata)
+        if overhead is not None:
+            # Kept on the answer, so a later process starts from the provider's exact count.
+            stored[_OVERHEAD_KEY] = overhead
         answer = Message(
             role="assistant",
             content=response.output,
-            # After tool rounds, completion_tokens sums every round; the rounds' own tokens
-            # are on their tool-call messages, so the answer is counted on its own.
-            tokens=(None if response.messages else response.completion_tokens)
-            or self._tokens(response.output),
-            status="failed" if response.is_error else "complete",
-            metadata=_usage_metadata(metadata) or None,
+            tokens=tokens,
+            status="failed" if failed else "complete",
+            metadata=stored or None,
         )
-        await self._append(session_id, state, [*complete_units(response.messages), answer])
-        self._calibrate(session_id, state, metadata)
+        await self._append(session_id, state, [*units, answer])
+        if overhead is not None:
+            state.tracker.tokens += overhead - state.overhead
+            state.overhead = overhead
         after = await self._maybe_trim(session_id, state)
         cleanup = after or cleanup
         if cleanup is not None:
@@ -461,15 +468,12 @@ class SessionManager:
         metadata = info.metadata if info else {}
         prompt = metadata.get(_SYSTEM_PROMPT_KEY)
         system_prompt = prompt if isinstance(prompt, str) else self.system_prompt
-        stored_overhead = metadata.get(_OVERHEAD_KEY)
-        overhead = (
-            stored_overhead
-            if isinstance(stored_overhead, int)
-            else (self._tokens(system_prompt) if system_prompt else 0)
-        )
         window = [
             m for m in transcript if m.in_window and (m.seq >= window_start or m.role == "system")
         ]
+        overhead = _stored_overhead(window)
+        if overhead is None:
+            overhead = self._tokens(system_prompt) if system_prompt else 0
         tracker = ContextTracker(
             self.context_window_size,
             threshold=self.cleanup_threshold,
@@ -485,7 +489,6 @@ class SessionManager:
             overhead=overhead,
             trimmed=trimmed,
             system_prompt=system_prompt,
-            total_messages=len(transcript),
         )
 
     async def _append(self, session_id: str, state: _State, messages: list[Message]) -> None:
@@ -499,23 +502,10 @@ class SessionManager:
                 setattr(state, name, getattr(fresh, name))
             return
         state.last_seq = stored[-1].seq
-        state.total_messages += len(stored)
         for message in stored:
             if message.in_window:
                 state.window.append(message)
                 state.tracker.add(message.tokens)
-
-    def _calibrate(self, session_id: str, state: _State, metadata: dict[str, Any]) -> None:
-        """Make the tracker exact when the agent reported what the provider counted."""
-        used = metadata.get("context_tokens")
-        if not isinstance(used, int):
-            prompt, completion = metadata.get("prompt_tokens"), metadata.get("completion_tokens")
-            if not (isinstance(prompt, int) and isinstance(completion, int)):
-                return
-            used = prompt + completion
-        message_tokens = state.tracker.tokens - state.overhead
-        state.overhead = max(0, used - message_tokens)
-        state.tracker.tokens = message_tokens + state.overhead
 
     async def _maybe_trim(self, session_id: str, state: _State) -> CleanupReport | None:
         if not state.tracker.needs_cleanup:
@@ -526,18 +516,13 @@ class SessionManager:
         """Plan a trim to the cleanup target; ``hard`` (the provider said the request is too
         long) halves what is there and keeps only the newest message."""
         tracker = state.tracker
-        target = tracker.target
         if hard:
             # Our count was too low, so aim well below both the target and what we counted.
-            target = min(target, tracker.fraction) / 2
-        return plan_trim(
-            state.window,
-            window_size=tracker.window_size,
-            target=target,
+            target, keep = min(tracker.target, tracker.fraction) / 2, 1
+        else:
             # The newest message is the input being answered: it always stays.
-            min_keep=1 if hard else max(1, tracker.min_keep),
-            overhead=state.overhead,
-        )
+            target, keep = tracker.target, max(1, tracker.min_keep)
+        return tracker.plan(state.window, state.overhead, target=target, min_keep=keep)
 
     async def _apply(
         self, session_id: str, state: _State, plan: TrimPlan, reason: str = "threshold"
@@ -546,12 +531,10 @@ class SessionManager:
         if plan.changed:
             window = apply_trim(state.window, plan.drop)
             start = next((m.seq for m in window if m.role != "system"), state.last_seq + 1)
-            await self.store.set_state(
-                session_id, window_start=start, metadata={_OVERHEAD_KEY: state.overhead}
-            )
+            await self.store.set_state(session_id, window_start=start)
             state.window = window
             state.trimmed += plan.drop
-            state.tracker.tokens = state.overhead + sum(m.tokens for m in window)
+            state.tracker.tokens = plan.tokens_after
         state.warning = plan.warning
         report = CleanupReport(
             trimmed=plan.drop,
@@ -614,6 +597,27 @@ class SessionManager:
             f"SessionManager(agent={self.agent!r}, store={type(self.store).__name__}, "
             f"window={self.context_window_size})"
         )
+
+
+def _reported_overhead(metadata: dict[str, Any], message_tokens: int) -> int | None:
+    """What the window costs beyond its messages (system prompt, tool schemas, framing), from
+    the provider's own count: ``context_tokens``, else prompt plus completion tokens."""
+    used = metadata.get("context_tokens")
+    if not isinstance(used, int):
+        prompt, completion = metadata.get("prompt_tokens"), metadata.get("completion_tokens")
+        if not (isinstance(prompt, int) and isinstance(completion, int)):
+            return None
+        used = prompt + completion
+    return max(0, used - message_tokens)
+
+
+def _stored_overhead(window: list[Message]) -> int | None:
+    """The overhead kept on the newest answer of the window that has one."""
+    for message in reversed(window):
+        value = (message.metadata or {}).get(_OVERHEAD_KEY)
+        if isinstance(value, int):
+            return value
+    return None
 
 
 _USAGE_KEYS = (

@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import JsonValue
 
+from ..errors import InvalidInputError
 from ..messages import Message
 
 __all__ = ["SessionInfo", "SessionStore", "validate_session_id"]
@@ -22,8 +23,6 @@ _MAX_ID = 128
 
 def validate_session_id(session_id: str) -> str:
     """Session ids are 1-128 printable characters without path separators or NUL."""
-    from ..errors import InvalidInputError
-
     if not session_id or len(session_id) > _MAX_ID:
         raise InvalidInputError(f"session id must be 1 to {_MAX_ID} characters")
     if any(c in session_id for c in "/\\\x00") or not session_id.isprintable():
