@@ -248,6 +248,28 @@ def test_sessions_import_rejects_garbage(workdir: Path) -> None:
     result = invoke("sessions", "import", str(junk))
     assert result.exit_code == USAGE
     assert "Traceback" not in result.output
+    binary = workdir / "binary.json"
+    binary.write_bytes(b"\xd0\x00\xff not text")
+    result = invoke("sessions", "import", str(binary))
+    assert result.exit_code == USAGE
+    assert "not a session export" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_sessions_import_reads_stdin(workdir: Path) -> None:
+    exported = invoke("sessions", "export", _make_session("from a pipe"), "--format", "json")
+    imported = invoke("sessions", "import", "-", "--id", "piped", input=exported.stdout)
+    assert imported.exit_code == 0, imported.output
+    assert "imported session piped (2 messages)" in imported.stderr
+
+
+def test_sessions_export_to_an_unwritable_place_is_one_line(workdir: Path) -> None:
+    session_id = _make_session()
+    (workdir / "a-file").write_text("")
+    result = invoke("sessions", "export", session_id, "-o", str(workdir / "a-file" / "x.md"))
+    assert result.exit_code == USAGE
+    assert "cannot write" in result.stderr
+    assert "internal error" not in result.stderr
 
 
 def test_sessions_delete() -> None:
@@ -265,6 +287,11 @@ def test_sessions_prune(workdir: Path) -> None:
     # The session is seconds old: nothing is older than an hour or 30 days.
     assert "deleted 0" in invoke("sessions", "prune", "--older-than", "30d").stderr
     assert invoke("sessions", "prune", "--older-than", "soon").exit_code == USAGE
+    # Longer than the calendar goes back: nothing is that old (not an overflow).
+    ancient = invoke("sessions", "prune", "--older-than", "1000000d")
+    assert ancient.exit_code == 0, ancient.output
+    assert "deleted 0" in ancient.stderr
+    assert invoke("sessions", "prune", "--older-than", "99999999999d").exit_code == USAGE
 
 
 def test_prune_deletes_old_sessions(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -61,6 +61,11 @@ def test_turn_line_shows_usage_and_cost() -> None:
     assert "$0.0042" in out
 
 
+def test_turn_line_without_a_level_takes_it_from_the_fraction() -> None:
+    out = draw(render.turn_line({"tokens": 950, "window": 1000}))
+    assert "\x1b[31m█" in out  # red: 95 %
+
+
 @pytest.mark.parametrize(("cost", "text"), [(0, "$0"), (0.00001, "<$0.0001"), (12.5, "$12.50")])
 def test_format_cost(cost: float, text: str) -> None:
     assert render.format_cost(cost) == text
@@ -132,7 +137,7 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "30", "d", "30x", "soon", "0d", "-1d"])
+@pytest.mark.parametrize("text", ["", "30", "d", "30x", "soon", "0d", "-1d", "99999999999d"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)

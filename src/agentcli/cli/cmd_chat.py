@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from .mcp_tools import mcp_specs
 from .repl import ChatOptions, Repl
 from .runtime import choose_spec, load_cli_settings, open_cli_store
 
@@ -20,8 +21,6 @@ def chat_command(
     ephemeral: bool,
     mcp: list[str],
 ) -> None:
-    from .mcp_tools import mcp_specs
-
     settings = load_cli_settings()
     spec, fallback = choose_spec(agent, settings)
     mcp = mcp_specs(settings, mcp)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import AgentCLIError
-from .console import out_console
+from .console import out_console, print_json
 from .exits import FAILED, CLIExit
 from .runtime import load_cli_settings
 from .sanitize import sanitize_inline
@@ -72,7 +70,7 @@ def agents_command(*, json_output: bool) -> None:
     rows = agent_rows(settings)
     default = default_spec(settings)
     if json_output:
-        sys.stdout.write(json.dumps({"default": default, "agents": rows}, indent=2) + "\n")
+        print_json({"default": default, "agents": rows})
         return
     table = Table(show_edge=False, header_style="bold")
     for column in ("spec", "what it is", "ready", "note"):
@@ -89,7 +87,7 @@ def config_command(*, json_output: bool) -> None:
     settings = load_cli_settings()
     values = settings.redacted()
     if json_output:
-        sys.stdout.write(json.dumps(values, indent=2, default=str) + "\n")
+        print_json(values)
         return
     table = Table(show_edge=False, header_style="bold")
     table.add_column("setting")
@@ -155,10 +153,9 @@ def _key_checks(settings: Settings) -> list[Check]:
         kind = parse_spec(spec).kind
     except AgentCLIError as exc:
         return [*checks, Check("default agent", "fail", str(exc), "fix DEFAULT_MODEL")]
-    row = {"openai": 1, "anthropic": 2, "ollama": 3}.get(kind)
-    if row is None:
+    info = next((r for r in agent_rows(settings) if r["spec"] == f"{kind}:MODEL"), None)
+    if info is None:  # echo, or the user's own agent
         return [*checks, Check("default agent", "ok", spec)]
-    info = agent_rows(settings)[row]
     if info["ready"]:
         return [*checks, Check("default agent", "ok", f"{spec} ({info['note']})")]
     return [*checks, Check("default agent", "fail", f"{spec} is not ready", info["note"])]

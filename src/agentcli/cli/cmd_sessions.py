@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.text import Text
 
 from ..errors import SessionNotFoundError
-from .console import err_console, out_console
+from .console import err_console, out_console, print_json
 from .exits import USAGE, CLIExit
 from .runtime import find_session, load_cli_settings, open_cli_store
 from .session_table import session_dict, sessions_table
 
 if TYPE_CHECKING:
-    from ..stores.base import SessionStore
+    from ..messages import Message
+    from ..stores.base import SessionInfo, SessionStore
 
 __all__ = [
     "delete_sessions",
@@ -45,14 +45,10 @@ def _with_store(work: Callable[[SessionStore], Awaitable[T]]) -> T:
     return asyncio.run(go())
 
 
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-
-
 def list_sessions(*, limit: int, json_output: bool) -> None:
     infos = _with_store(lambda store: store.list_sessions(limit=limit))
     if json_output:
-        _print_json([session_dict(info) for info in infos])
+        print_json([session_dict(info) for info in infos])
     else:
         out_console().print(sessions_table(infos))
 
@@ -60,7 +56,7 @@ def list_sessions(*, limit: int, json_output: bool) -> None:
 def show_session(session_id: str, *, json_output: bool) -> None:
     from . import render
 
-    async def work(store: SessionStore) -> tuple[Any, list[Any]]:
+    async def work(store: SessionStore) -> tuple[SessionInfo, list[Message]]:
         info = await find_session(store, session_id)
         return info, await store.read(info.id)
 
@@ -69,7 +65,7 @@ def show_session(session_id: str, *, json_output: bool) -> None:
         from ..messages import messages_adapter
 
         dumped = messages_adapter.dump_python(messages, mode="json")
-        _print_json({"session": session_dict(info), "messages": dumped})
+        print_json({"session": session_dict(info), "messages": dumped})
         return
     console = out_console()
     console.print(Text.assemble(("session ", "bold"), (info.id, "bold cyan")))
@@ -78,7 +74,8 @@ def show_session(session_id: str, *, json_output: bool) -> None:
 
 
 def export_session_command(session_id: str, *, fmt: str | None, output: Path | None) -> None:
-    from .exporting import export_text, export_to_file, format_for
+    from ..export import export_session
+    from .exporting import export_to_file, format_for
 
     try:
         chosen = format_for(fmt, output)
@@ -89,7 +86,7 @@ def export_session_command(session_id: str, *, fmt: str | None, output: Path | N
     async def work(store: SessionStore) -> str | Path:
         info = await find_session(store, session_id)
         if to_stdout:
-            return await export_text(store, info.id, chosen)
+            return await export_session(store, info.id, chosen)
         return await export_to_file(store, info.id, chosen, output)
 
     result = _with_store(work)
@@ -100,8 +97,8 @@ def export_session_command(session_id: str, *, fmt: str | None, output: Path | N
 
 
 def import_session_command(file: Path, *, session_id: str | None) -> None:
-    try:
-        data = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    try:  # bytes: the import says what is wrong with a file that is not UTF-8 JSON
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         raise CLIExit(USAGE, f"cannot read {file}: {exc.strerror or exc}") from None
 
@@ -140,9 +137,11 @@ def prune_sessions(older_than: str, *, dry_run: bool) -> None:
     from .durations import parse_duration
 
     try:
-        before = datetime.now(UTC) - parse_duration(older_than)
+        age = parse_duration(older_than)
     except ValueError as exc:
         raise CLIExit(USAGE, str(exc)) from None
+    now = datetime.now(UTC)
+    before = now - min(age, now - datetime.min.replace(tzinfo=UTC))  # no earlier than year 1
 
     async def work(store: SessionStore) -> int:
         if dry_run:

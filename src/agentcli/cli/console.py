@@ -1,4 +1,4 @@
-"""The CLI's rich consoles, made on first use.
+"""The CLI's output: rich consoles made on first use, and JSON for ``--json``.
 
 Both are built with ``markup=False`` and ``emoji=False``: a string printed by mistake is shown
 as written, so model text can never become a live ``[link=...]`` or a style. The CLI's own
@@ -7,13 +7,15 @@ styling is always spelled out with ``rich.text.Text``.
 
 from __future__ import annotations
 
+import json
+import sys
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["err_console", "out_console"]
+__all__ = ["err_console", "out_console", "print_json"]
 
 
 def _make(stderr: bool) -> Console:
@@ -32,3 +34,8 @@ def out_console() -> Console:
 def err_console() -> Console:
     """The console for messages: notices, warnings and errors go to standard error."""
     return _make(stderr=True)
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on standard output (dates and paths as strings)."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")

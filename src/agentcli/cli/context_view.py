@@ -11,12 +11,11 @@ from . import render
 
 if TYPE_CHECKING:
     from ..session import SessionManager
-    from ..stores.base import SessionStore
 
 __all__ = ["context_breakdown"]
 
 
-async def context_breakdown(manager: SessionManager, store: SessionStore, session_id: str) -> Table:
+async def context_breakdown(manager: SessionManager, session_id: str) -> Table:
     """Rows for the system prompt, messages by role, tool calls and results, and overhead."""
     from ..tokens import count_message_tokens
 

@@ -20,4 +20,7 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(float(number) * _SECONDS[unit.lower()] for number, unit in parts)
     if seconds <= 0:
         raise ValueError("the duration must be more than zero")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"the duration {text!r} is too long") from None

@@ -18,7 +18,7 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from ..errors import (
     AgentCLIError,
@@ -41,7 +41,6 @@ __all__ = [
     "USAGE",
     "CLIExit",
     "exit_code_for",
-    "fail",
     "handle_errors",
     "print_error",
 ]
@@ -89,10 +88,6 @@ def print_error(message: str, *, prefix: str = "error") -> None:
 
     line = Text.assemble((f"{prefix}: ", "bold red"), (sanitize(message), "red"))
     err_console().print(line)
-
-
-def fail(message: str, code: int = FAILED) -> NoReturn:
-    raise CLIExit(code, message)
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:

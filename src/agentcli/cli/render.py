@@ -68,7 +68,8 @@ def gauge(tokens: int, window: int, level: str | None = None, width: int = BAR_W
 
 def turn_line(context: Mapping[str, Any], response: AgentResponse | None = None) -> Text:
     """The gauge after a turn, with the turn's tokens and cost when the agent reported them."""
-    line = gauge(int(context["tokens"]), int(context["window"]), str(context.get("level")))
+    level = context.get("level")
+    line = gauge(int(context["tokens"]), int(context["window"]), str(level) if level else None)
     if response is None:
         return line
     extras: list[str] = []

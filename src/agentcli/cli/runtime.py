@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SessionNotFoundError
+from ..errors import ConfigError, InvalidInputError, SessionNotFoundError
 
 if TYPE_CHECKING:
     from ..agent import AgentInterface
@@ -18,7 +20,6 @@ __all__ = [
     "build_agent",
     "build_manager",
     "choose_spec",
-    "ensure_data_dir",
     "find_session",
     "load_cli_settings",
     "new_session_id",
@@ -39,8 +40,6 @@ def load_cli_settings() -> Settings:
     from ..logs import configure_logging
 
     settings = load_settings()
-    import sys
-
     configure_logging(settings.log_level, settings.log_format, stream=sys.stderr)
     return settings
 
@@ -51,13 +50,12 @@ def open_cli_store(settings: Settings, *, ephemeral: bool = False) -> SessionSto
 
     url = MEMORY_URL if ephemeral else settings.resolved_store_url
     if url.startswith("sqlite:"):
-        ensure_data_dir(settings)
+        _ensure_data_dir(settings)
     return open_store(url)
 
 
-def ensure_data_dir(settings: Settings) -> None:
-    from ..errors import ConfigError
-
+def _ensure_data_dir(settings: Settings) -> None:
+    """The store would create it too, but only this error names the setting to change."""
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -84,10 +82,10 @@ def uses_tools(spec: str) -> bool:
 
 
 def build_agent(spec: str, settings: Settings, mcp: list[Any] | None = None) -> AgentInterface:
-    """The agent a spec names; ``mcp`` holds open MCP toolsets, for provider agents only."""
+    """The agent a spec names; ``mcp`` holds open MCP toolsets (only provider agents take them)."""
     from ..agents.factory import create_agent
 
-    options: dict[str, Any] = {"mcp": list(mcp)} if mcp and uses_tools(spec) else {}
+    options: dict[str, Any] = {"mcp": list(mcp)} if mcp else {}
     return create_agent(spec, settings, **options)
 
 
@@ -117,17 +115,17 @@ async def find_session(store: SessionStore, wanted: str) -> SessionInfo:
     from ..stores.base import validate_session_id
 
     info = await store.info(validate_session_id(wanted))
-    if info is not None:
-        return info
-    matches = [s for s in await store.list_sessions() if s.id.startswith(wanted)]
+    return info if info is not None else await _only_match(store, wanted)
+
+
+async def _only_match(store: SessionStore, prefix: str) -> SessionInfo:
+    matches = [s for s in await store.list_sessions() if s.id.startswith(prefix)]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        from ..errors import InvalidInputError
-
         shown = ", ".join(s.id for s in matches[:5])
-        raise InvalidInputError(f"{wanted!r} matches {len(matches)} sessions ({shown}); be longer")
-    raise SessionNotFoundError(wanted)
+        raise InvalidInputError(f"{prefix!r} matches {len(matches)} sessions ({shown}); be longer")
+    raise SessionNotFoundError(prefix)
 
 
 async def resolve_session(
@@ -136,8 +134,6 @@ async def resolve_session(
     """The session to use: ``--session ID`` (an unknown id starts a session with that id),
     ``--continue`` (the most recent), or a new one."""
     if session is not None and cont:
-        from ..errors import InvalidInputError
-
         raise InvalidInputError("use either --session or --continue, not both")
     if session is not None:
         from ..stores.base import validate_session_id
@@ -145,10 +141,8 @@ async def resolve_session(
         info = await store.info(validate_session_id(session))
         if info is None and _HEX_PREFIX.fullmatch(session):
             # A short form of a generated id; a name of your own is never taken as a prefix.
-            try:
-                info = await find_session(store, session)
-            except SessionNotFoundError:
-                info = None
+            with contextlib.suppress(SessionNotFoundError):
+                info = await _only_match(store, session)
         return (info.id, info) if info is not None else (session, None)
     if cont:
         recent = await store.list_sessions(limit=1)

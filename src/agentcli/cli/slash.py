@@ -86,11 +86,11 @@ class SlashCommands:
         try:
             args = shlex.split(rest) if name != "/system" else ([rest.strip()] if rest else [])
             await handler(args)
+        except AgentCLIError as exc:  # first: an InvalidInputError is also a ValueError
+            print_error(str(exc))
         except (UsageProblem, ValueError) as exc:
             usage = COMMANDS[name][1]
             print_error(f"{exc}. Usage: {name} {usage}".rstrip())
-        except AgentCLIError as exc:
-            print_error(str(exc))
         except Exception as exc:  # a REPL survives a bug in one command
             print_error(f"{name} failed: {type(exc).__name__}: {exc}", prefix="internal error")
 
@@ -117,7 +117,7 @@ class SlashCommands:
 
         _no_args(args)
         manager = await self.repl.manager()
-        self.out.print(await context_breakdown(manager, self.repl.store, self.repl.session_id))
+        self.out.print(await context_breakdown(manager, self.repl.session_id))
 
     async def clear(self, args: list[str]) -> None:
         from .runtime import new_session_id
@@ -196,14 +196,10 @@ class SlashCommands:
     async def agent(self, args: list[str]) -> None:
         if len(args) > 1:
             raise UsageProblem("give one agent spec")
-        if not args:
-            manager = await self.repl.manager()
-            window = manager.context_window_size
-            self.out.print(Text(f"agent {self.repl.spec} (window {window:,} tokens)"))
-            return
-        manager = await self.repl.switch_agent(args[0])
+        manager = await (self.repl.switch_agent(args[0]) if args else self.repl.manager())
+        window = manager.context_window_size
         self.out.print(
-            Text(f"agent {self.repl.spec} (window {manager.context_window_size:,} tokens)", "green")
+            Text(f"agent {self.repl.spec} (window {window:,} tokens)", "green" if args else "")
         )
 
     async def cost(self, args: list[str]) -> None:
