@@ -85,6 +85,9 @@ class Row:
     status: str = "ok"
     detail: str = ""
 
+    def record(self, history: int, times: list[float]) -> None:
+        self.us[history], self.spread[history] = median(times), times
+
     def ratio(self) -> float | None:
         first, last = self.us.get(HISTORIES[0]), self.us.get(HISTORIES[-1])
         if not first or last is None:
@@ -122,6 +125,14 @@ async def calibrated(turn: Turn, options: Options, warmup: int = 3) -> list[floa
     return await time_batches(turn, batch=batch, options=options, start=warmup + 1)
 
 
+async def calibrated_row(name: str, turn_for: Callable[[int], Turn], options: Options) -> Row:
+    """A row of ``calibrated`` timings; ``turn_for(n)`` is a turn with ``n`` messages of history."""
+    row = Row(name)
+    for n in HISTORIES:
+        row.record(n, await calibrated(turn_for(n), options))
+    return row
+
+
 # ----------------------------------------------------------------------------- subjects
 
 
@@ -129,16 +140,11 @@ async def _instant() -> str:
     return ANSWER
 
 
-async def floor_row(options: Options) -> Row:
-    row = Row("floor (bare await)")
-
+async def floor_row(options: Options, name: str = "floor (bare await)") -> Row:
     async def turn(_: int) -> None:
         await _instant()
 
-    for n in HISTORIES:
-        times = await calibrated(turn, options)
-        row.us[n], row.spread[n] = median(times), times
-    return row
+    return await calibrated_row(name, lambda _n: turn, options)
 
 
 def _history(n: int) -> list[Any]:
@@ -196,14 +202,13 @@ async def agentcli_row(store_kind: str, options: Options, tmp: Path) -> Row:
             async def turn(i: int, sessions: list[str] = sessions) -> None:
                 await manager.chat(sessions[i % len(sessions)], INPUT)
 
-            times = await time_batches(turn, batch=len(sessions), options=options)
-            row.us[n], row.spread[n] = median(times), times
+            row.record(n, await time_batches(turn, batch=len(sessions), options=options))
     finally:
         await manager.close()
     return row
 
 
-async def pydantic_ai_row(options: Options) -> Row:
+async def pydantic_ai_row(name: str, options: Options) -> Row:
     from pydantic_ai import Agent
     from pydantic_ai.messages import (
         ModelMessage,
@@ -218,8 +223,8 @@ async def pydantic_ai_row(options: Options) -> Row:
         return ModelResponse(parts=[TextPart(ANSWER)])
 
     agent = Agent(FunctionModel(instant))
-    row = Row("pydantic-ai (Agent.run, FunctionModel)")
-    for n in HISTORIES:
+
+    def turn_for(n: int) -> Turn:
         history: list[ModelMessage] = [
             ModelRequest(parts=[UserPromptPart(content=f"message {i} of the history")])
             if i % 2 == 0
@@ -227,13 +232,13 @@ async def pydantic_ai_row(options: Options) -> Row:
             for i in range(n)
         ]
 
-        async def turn(_: int, history: list[ModelMessage] = history) -> None:
+        async def turn(_: int) -> None:
             result = await agent.run(INPUT, message_history=history)
             assert result.output == ANSWER
 
-        times = await calibrated(turn, options)
-        row.us[n], row.spread[n] = median(times), times
-    return row
+        return turn
+
+    return await calibrated_row(name, turn_for, options)
 
 
 def _openai_agents_fake_model() -> Any:
@@ -258,36 +263,36 @@ def _openai_agents_fake_model() -> Any:
     return InstantModel()
 
 
-async def openai_agents_row(options: Options) -> Row:
+async def openai_agents_row(name: str, options: Options) -> Row:
     from agents import Agent, RunConfig, Runner, set_tracing_disabled
 
     set_tracing_disabled(True)  # tracing would export to api.openai.com
     agent = Agent(name="bench", model=_openai_agents_fake_model())
     config = RunConfig(tracing_disabled=True)
-    row = Row("openai-agents (Runner.run, fake Model)")
-    for n in HISTORIES:
+
+    def turn_for(n: int) -> Turn:
         history: list[Any] = [
             {"role": "user" if i % 2 == 0 else "assistant", "content": f"message {i} of history"}
             for i in range(n)
         ]
 
-        async def turn(_: int, history: list[Any] = history) -> None:
+        async def turn(_: int) -> None:
             items = [*history, {"role": "user", "content": INPUT}]
             result = await Runner.run(agent, items, run_config=config)
             assert result.final_output == ANSWER
 
-        times = await calibrated(turn, options)
-        row.us[n], row.spread[n] = median(times), times
-    return row
+        return turn
+
+    return await calibrated_row(name, turn_for, options)
 
 
-async def langchain_row(options: Options) -> Row:
+async def langchain_row(name: str, options: Options) -> Row:
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
     from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
     model = FakeListChatModel(responses=[ANSWER])
-    row = Row("langchain-core (FakeListChatModel.ainvoke)")
-    for n in HISTORIES:
+
+    def turn_for(n: int) -> Turn:
         history: list[BaseMessage] = [
             HumanMessage(f"message {i} of the history")
             if i % 2 == 0
@@ -295,13 +300,13 @@ async def langchain_row(options: Options) -> Row:
             for i in range(n)
         ]
 
-        async def turn(_: int, history: list[BaseMessage] = history) -> None:
+        async def turn(_: int) -> None:
             result = await model.ainvoke([*history, HumanMessage(INPUT)])
             assert result.content == ANSWER
 
-        times = await calibrated(turn, options)
-        row.us[n], row.spread[n] = median(times), times
-    return row
+        return turn
+
+    return await calibrated_row(name, turn_for, options)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -338,18 +343,35 @@ class Memory:
     note: str = ""
 
 
-def _floor_memory(sessions: int, turns: int) -> Callable[[], Awaitable[object]]:
+# One turn's two messages, made from the question, the answer and the session's conversation id.
+Exchange = Callable[[str, str, str], tuple[object, object]]
+
+
+def _conversations(
+    sessions: int, turns: int, exchange: Exchange
+) -> Callable[[], Awaitable[object]]:
+    """A build of ``sessions`` conversations of ``turns`` exchanges, kept as a chat loop keeps
+    them: a dict of session id -> list of messages."""
+
     async def build() -> object:
-        store: dict[str, list[dict[str, str]]] = {}
+        store: dict[str, list[object]] = {}
         for s in range(sessions):
+            conversation = str(uuid.uuid4())
             messages = store.setdefault(f"session-{s}", [])
             for t in range(turns):
-                question, answer = _text(s, t)
-                messages.append({"role": "user", "content": question})
-                messages.append({"role": "assistant", "content": answer})
+                request, response = exchange(*_text(s, t), conversation)
+                messages.append(request)
+                messages.append(response)
         return store
 
     return build
+
+
+def _floor_memory(sessions: int, turns: int) -> Callable[[], Awaitable[object]]:
+    def exchange(question: str, answer: str, _conversation: str) -> tuple[object, object]:
+        return {"role": "user", "content": question}, {"role": "assistant", "content": answer}
+
+    return _conversations(sessions, turns, exchange)
 
 
 async def _memory(name: str, build: Callable[[], Awaitable[object]]) -> Memory:
@@ -385,91 +407,61 @@ async def _agentcli_memory(sessions: int, turns: int) -> Callable[[], Awaitable[
 
 
 def _pydantic_ai_memory(sessions: int, turns: int) -> Callable[[], Awaitable[object]]:
-    from pydantic_ai.messages import (
-        ModelMessage,
-        ModelRequest,
-        ModelResponse,
-        TextPart,
-        UserPromptPart,
-    )
+    from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, UserPromptPart
     from pydantic_ai.usage import RequestUsage
 
     ModelRequest(parts=[UserPromptPart(content="warm")])  # import-time caches before tracing
 
-    async def build() -> object:
+    def exchange(question: str, answer: str, conversation: str) -> tuple[object, object]:
         # The shape Agent.run returns (checked against a real run): a request with the user's
         # part, a response with usage and model name; each turn has its run id, each message
         # its timestamps.
-        store: dict[str, list[ModelMessage]] = {}
-        for s in range(sessions):
-            conversation = str(uuid.uuid4())
-            messages = store.setdefault(f"session-{s}", [])
-            for t in range(turns):
-                question, answer = _text(s, t)
-                run_id = str(uuid.uuid4())
-                messages.append(
-                    ModelRequest(
-                        parts=[UserPromptPart(content=question)],
-                        run_id=run_id,
-                        conversation_id=conversation,
-                    )
-                )
-                messages.append(
-                    ModelResponse(
-                        parts=[TextPart(content=answer)],
-                        usage=RequestUsage(input_tokens=52, output_tokens=4),
-                        model_name="function:instant:",
-                        run_id=run_id,
-                        conversation_id=conversation,
-                    )
-                )
-        return store
+        run_id = str(uuid.uuid4())
+        return (
+            ModelRequest(
+                parts=[UserPromptPart(content=question)],
+                run_id=run_id,
+                conversation_id=conversation,
+            ),
+            ModelResponse(
+                parts=[TextPart(content=answer)],
+                usage=RequestUsage(input_tokens=52, output_tokens=4),
+                model_name="function:instant:",
+                run_id=run_id,
+                conversation_id=conversation,
+            ),
+        )
 
-    return build
+    return _conversations(sessions, turns, exchange)
 
 
 def _langchain_memory(sessions: int, turns: int) -> Callable[[], Awaitable[object]]:
-    from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+    from langchain_core.messages import AIMessage, HumanMessage
 
     HumanMessage("warm")
 
-    async def build() -> object:
+    def exchange(question: str, answer: str, _conversation: str) -> tuple[object, object]:
         # As a chat loop keeps it: the user's HumanMessage and the model's AIMessage (which
         # carries a run id).
-        store: dict[str, list[BaseMessage]] = {}
-        for s in range(sessions):
-            messages = store.setdefault(f"session-{s}", [])
-            for t in range(turns):
-                question, answer = _text(s, t)
-                messages.append(HumanMessage(question))
-                messages.append(AIMessage(answer, id=f"lc_run--{uuid.uuid4()}-0"))
-        return store
+        return HumanMessage(question), AIMessage(answer, id=f"lc_run--{uuid.uuid4()}-0")
 
-    return build
+    return _conversations(sessions, turns, exchange)
 
 
 def _openai_agents_memory(sessions: int, turns: int) -> Callable[[], Awaitable[object]]:
-    async def build() -> object:
+    def exchange(question: str, answer: str, _conversation: str) -> tuple[object, object]:
         # ``result.to_input_list()``: the user's item as given, the model's output message
         # dumped to a dict.
-        store: dict[str, list[dict[str, Any]]] = {}
-        for s in range(sessions):
-            messages = store.setdefault(f"session-{s}", [])
-            for t in range(turns):
-                question, answer = _text(s, t)
-                messages.append({"role": "user", "content": question})
-                messages.append(
-                    {
-                        "id": f"msg_{uuid.uuid4().hex}",
-                        "content": [{"annotations": [], "text": answer, "type": "output_text"}],
-                        "role": "assistant",
-                        "status": "completed",
-                        "type": "message",
-                    }
-                )
-        return store
+        output = {
+            "id": f"msg_{uuid.uuid4().hex}",
+            "content": [{"annotations": [], "text": answer, "type": "output_text"}],
+            "role": "assistant",
+            "status": "completed",
+            "type": "message",
+        }
+        return {"role": "user", "content": question}, output
 
-    return build
+    return _conversations(sessions, turns, exchange)
 
 
 # ----------------------------------------------------------------------------- the report
@@ -583,7 +575,7 @@ def _memory_table(results: list[Memory], options: Options) -> Table:
 
 # ----------------------------------------------------------------------------- orchestration
 
-PEER_TIMINGS: tuple[tuple[str, str, Callable[[Options], Awaitable[Row]]], ...] = (
+PEER_TIMINGS: tuple[tuple[str, str, Callable[[str, Options], Awaitable[Row]]], ...] = (
     ("pydantic-ai (Agent.run, FunctionModel)", "pydantic_ai", pydantic_ai_row),
     ("openai-agents (Runner.run, fake Model)", "agents", openai_agents_row),
     ("langchain-core (FakeListChatModel.ainvoke)", "langchain_core", langchain_row),
@@ -641,12 +633,11 @@ async def _ours(options: Options) -> Results:
 async def _peers_here(options: Options) -> Results:
     """The peers that this interpreter can import, plus the floor for reference."""
     results = Results()
-    floor = await floor_row(options)
-    floor.name = "floor (bare await), peers' process"
+    floor = await floor_row(options, "floor (bare await), peers' process")
     for name, module, measure in PEER_TIMINGS:
         if has_module(module):
             progress(f"core: {name}")
-            results.rows.append(await measure(options))
+            results.rows.append(await measure(name, options))
         else:
             results.rows.append(Row(name, status="not installed"))
     results.rows.append(floor)

@@ -247,7 +247,8 @@ async def _measure(port: int, options: Options, section: Section) -> list[Table]
     subjects = Subjects(f"{base}/v1")
     try:
         await subjects.capture(port)
-        if subjects.agent is not None:
+        has_agent = subjects.agent is not None
+        if has_agent:
             section.notes.append(
                 "the bare SDK sends the same JSON our agent sent: non-streaming keys "
                 f"{sorted(subjects.plain)}, streaming keys {sorted(subjects.streamed)}"
@@ -256,21 +257,15 @@ async def _measure(port: int, options: Options, section: Section) -> list[Table]
             section.notes.append(
                 f"OpenAIAgent {subjects.status} ({subjects.detail}): only the bare SDK is measured"
             )
-        has_agent = subjects.agent is not None
-        progress("providers: non-streaming")
-        plain = await _interleaved(
-            subjects.sdk_plain,
-            subjects.agent_plain if has_agent else None,
-            options.turns,
-            options.warmup,
-        )
-        progress("providers: streaming")
-        stream = await _interleaved(
-            subjects.sdk_stream,
-            subjects.agent_stream if has_agent else None,
-            options.turns,
-            options.warmup,
-        )
+        modes: dict[str, Pair] = {}
+        for mode, sdk, agent in (
+            ("non-streaming", subjects.sdk_plain, subjects.agent_plain),
+            ("streaming", subjects.sdk_stream, subjects.agent_stream),
+        ):
+            progress(f"providers: {mode}")
+            modes[mode] = await _interleaved(
+                sdk, agent if has_agent else None, options.turns, options.warmup
+            )
     finally:
         await subjects.close()
     progress("providers: first chunk")
@@ -280,7 +275,7 @@ async def _measure(port: int, options: Options, section: Section) -> list[Table]
         first = await _first_chunk(gap, options)
     finally:
         await gap.close()
-    return [_turn_table(plain, stream, subjects.status, options), _first_table(first, gap.status)]
+    return [_turn_table(modes, subjects.status, options), _first_table(first, gap.status)]
 
 
 async def _first_chunk(subjects: Subjects, options: Options) -> Pair:
@@ -306,14 +301,14 @@ async def _first_chunk(subjects: Subjects, options: Options) -> Pair:
     return pair
 
 
-def _turn_table(plain: Pair, stream: Pair, status: str, options: Options) -> Table:
+def _turn_table(modes: dict[str, Pair], status: str, options: Options) -> Table:
     table = Table(
         f"OpenAIAgent vs the bare openai SDK, ms per turn (median of {options.turns}, "
         "loopback fake server)",
         ["mode", "bare SDK", "OpenAIAgent", "added", "ratio", "target", "ok?"],
         align="lrrrrll",
     )
-    for mode, pair in (("non-streaming", plain), ("streaming", stream)):
+    for mode, pair in modes.items():
         sdk_ms = median(pair.sdk)
         agent_ms = median(pair.agent) if pair.agent else None
         ratio = pair.ratio()
@@ -402,12 +397,13 @@ def run(*, quick: bool = False) -> Section:
         section.seconds = time.perf_counter() - t0
         return section
     # Loopback only: no proxy may carry these requests anywhere.
-    saved = {k: os.environ.pop(k) for k in _PROXY_VARIABLES if k in os.environ}
+    saved = {k: os.environ.pop(k) for k in (*_PROXY_VARIABLES, "NO_PROXY") if k in os.environ}
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"
     try:
         with fake_server() as port:
             section.tables.extend(asyncio.run(_measure(port, Options.make(quick), section)))
     finally:
+        os.environ.pop("NO_PROXY")
         os.environ.update(saved)
     section.seconds = time.perf_counter() - t0
     return section

@@ -36,6 +36,23 @@ CPR_REQUEST = b"\x1b[6n"
 ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 
 _REMOVE = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "DEFAULT_MODEL", "OPENAI_BASE_URL")
+_PROVIDER = "openai:gpt-4o-mini"
+
+# The agentcli rows: label, arguments, target, and how each is timed: "process" to its exit;
+# "chat" in a pseudo-terminal to the first prompt; "provider chat" the same with a loopback base
+# URL that counts connections (there must be none before the prompt).
+_AGENTCLI: tuple[tuple[str, list[str], float, str], ...] = (
+    ("agentcli --version", ["--version"], TARGETS["--version"], "process"),
+    ("agentcli --help", ["--help"], TARGETS["--help"], "process"),
+    ('agentcli run "hi" (echo)', ["run", "hi"], TARGETS["run"], "process"),
+    ("agentcli chat (echo) to prompt", ["chat"], TARGETS["chat"], "chat"),
+    (
+        f"agentcli chat --agent {_PROVIDER} to prompt",
+        ["chat", "--agent", _PROVIDER],
+        TARGETS["chat"],
+        "provider chat",
+    ),
+)
 
 
 @dataclass
@@ -68,6 +85,17 @@ def _env(tmp: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     )
     env.update(extra or {})
     return env
+
+
+def _provider_env(tmp: Path, counter: ConnectionCounter) -> dict[str, str]:
+    """A dummy key, and a base URL at ``counter``: any connection is counted, none answered."""
+    return _env(
+        tmp,
+        {
+            "OPENAI_API_KEY": "sk-bench-dummy",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{counter.port}/v1",
+        },
+    )
 
 
 def _time_process(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
@@ -236,66 +264,28 @@ def run(*, quick: bool = False) -> Section:
             progress(f"startup: {label}")
             results.append(_measure_process(Result(label, command, target=target), env, cwd, runs))
 
-        process("python -c pass", [python, "-c", "pass"])
-        progress("startup: pty floor")
-        results.append(
-            _measure_chat(
-                Result("pty floor: python -c input('> ')", [python, "-c", "input('> ')"]),
-                env,
-                cwd,
-                runs,
-                None,
-            )
-        )
-        if why_not is None and agentcli is not None:
-            process("agentcli --version", [agentcli, "--version"], TARGETS["--version"])
-            process("agentcli --help", [agentcli, "--help"], TARGETS["--help"])
-            process('agentcli run "hi" (echo)', [agentcli, "run", "hi"], TARGETS["run"])
-            progress("startup: agentcli chat")
-            results.append(
-                _measure_chat(
-                    Result(
-                        "agentcli chat (echo) to prompt", [agentcli, "chat"], target=TARGETS["chat"]
-                    ),
-                    env,
-                    cwd,
-                    runs,
-                    None,
-                )
-            )
+        def chat(label: str, command: list[str], target: float | None = None) -> None:
+            progress(f"startup: {label}")
+            result = Result(label, command, target=target)
+            results.append(_measure_chat(result, env, cwd, runs, None))
+
+        def provider_chat(label: str, command: list[str], target: float) -> None:
+            progress(f"startup: {label}")
             counter = ConnectionCounter()
             try:
-                provider_env = _env(
-                    tmp,
-                    {
-                        "OPENAI_API_KEY": "sk-bench-dummy",
-                        "OPENAI_BASE_URL": f"http://127.0.0.1:{counter.port}/v1",
-                    },
-                )
-                progress("startup: agentcli chat --agent openai:gpt-4o-mini")
-                results.append(
-                    _measure_chat(
-                        Result(
-                            "agentcli chat --agent openai:gpt-4o-mini to prompt",
-                            [agentcli, "chat", "--agent", "openai:gpt-4o-mini"],
-                            target=TARGETS["chat"],
-                        ),
-                        provider_env,
-                        cwd,
-                        runs,
-                        counter,
-                    )
-                )
+                result = Result(label, command, target=target)
+                provider_env = _provider_env(tmp, counter)
+                results.append(_measure_chat(result, provider_env, cwd, runs, counter))
             finally:
                 counter.close()
-        else:
-            for label, target in (
-                ("agentcli --version", TARGETS["--version"]),
-                ("agentcli --help", TARGETS["--help"]),
-                ('agentcli run "hi" (echo)', TARGETS["run"]),
-                ("agentcli chat (echo) to prompt", TARGETS["chat"]),
-                ("agentcli chat --agent openai:gpt-4o-mini to prompt", TARGETS["chat"]),
-            ):
+
+        process("python -c pass", [python, "-c", "pass"])
+        chat("pty floor: python -c input('> ')", [python, "-c", "input('> ')"])
+        measure = {"process": process, "chat": chat, "provider chat": provider_chat}
+        for label, args, target, how in _AGENTCLI:
+            if why_not is None and agentcli is not None:
+                measure[how](label, [agentcli, *args], target)
+            else:
                 results.append(
                     Result(label, [], status="missing", target=target, detail=why_not or "")
                 )
@@ -321,11 +311,7 @@ def _table(results: list[Result], runs: int) -> Table:
     )
     for r in results:
         measured = r.status == "ok" and bool(r.times_ms)
-        passed = None if r.target is None or not r.times_ms else (r.median_ms or 0) <= r.target
-        if r.target is not None and r.status not in ("ok", "connected before the prompt"):
-            passed = None
-        if r.status == "connected before the prompt":
-            passed = False
+        passed = _passed(r)
         table.add(
             [
                 r.label,
@@ -352,3 +338,12 @@ def _table(results: list[Result], runs: int) -> Table:
         "a 2-core machine shared with other work: numbers are noisy when it is loaded",
     ]
     return table
+
+
+def _passed(r: Result) -> bool | None:
+    """Whether a row met its target; ``None`` when it has none or was not measured."""
+    if r.status == "connected before the prompt":
+        return False
+    if r.target is None or r.status != "ok" or r.median_ms is None:
+        return None
+    return r.median_ms <= r.target

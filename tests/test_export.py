@@ -203,6 +203,12 @@ async def test_import_rejects_what_is_not_a_valid_export(
         await import_session(store, data)
     assert await store.list_sessions() == []  # nothing half-imported
 
+    # Nor is a session that it would have replaced deleted first.
+    await store.append("s", [Message(role="user", content="kept")])
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        await import_session(store, data, overwrite=True)
+    assert [m.content for m in await store.read("s")] == ["kept"]
+
 
 async def test_export_errors(stores: dict[str, StoreMaker]) -> None:
     store = await _filled(stores["memory"]())

@@ -132,12 +132,6 @@ async def import_session(
             )
         await store.delete(target)
     messages = document.messages
-    for previous, message in itertools.pairwise(messages):
-        if message.seq <= previous.seq:
-            raise InvalidInputError(
-                f"invalid session export: messages must be in increasing seq order "
-                f"(seq {message.seq} follows seq {previous.seq})"
-            )
     # Where the window starts, counted in messages, so it survives renumbering.
     window_start = 1 + sum(1 for m in messages if m.seq < document.session.window_start)
     if messages:
@@ -147,6 +141,7 @@ async def import_session(
 
 
 def _parse(data: str | bytes) -> _ExportDocument:
+    """The export ``data`` holds, checked whole before anything is stored or replaced."""
     try:
         raw = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
@@ -162,7 +157,7 @@ def _parse(data: str | bytes) -> _ExportDocument:
             f"version {EXPORT_VERSION}"
         )
     try:
-        return _ExportDocument.model_validate(raw)
+        document = _ExportDocument.model_validate(raw)
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(part) for part in error['loc']) or 'document'}: {error['msg']}"
@@ -170,6 +165,13 @@ def _parse(data: str | bytes) -> _ExportDocument:
         ]
         more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
         raise InvalidInputError("invalid session export: " + "; ".join(problems) + more) from None
+    for previous, message in itertools.pairwise(document.messages):
+        if message.seq <= previous.seq:
+            raise InvalidInputError(
+                f"invalid session export: messages must be in increasing seq order "
+                f"(seq {message.seq} follows seq {previous.seq})"
+            )
+    return document
 
 
 # ---------------------------------------------------------------------- Markdown
@@ -268,18 +270,20 @@ def _pretty_json(text: str) -> str:
         return text
 
 
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+
+
 def _code(text: str) -> str:
     """``text`` as an inline code span, whatever backticks it holds."""
-    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-    ticks = "`" * (longest + 1)
+    ticks = "`" * (_longest_backticks(text) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _fenced(text: str, info: str = "") -> list[str]:
     """``text`` in a code block whose fence no line of ``text`` can close."""
-    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = "`" * max(3, _longest_backticks(text) + 1)
     return [f"{fence}{info}", text, fence]
 
 

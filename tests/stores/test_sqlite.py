@@ -66,6 +66,9 @@ def test_url_options(tmp_path: Path) -> None:
         ("postgresql://h/db", "not a SQLite URL"),
         ("sqlite:///x.db?synchronous=off", "NORMAL or FULL"),
         ("sqlite:///x.db?timeout=soon", "seconds"),
+        ("sqlite:///x.db?timeout=nan", "zero or more seconds"),  # would wait forever
+        ("sqlite:///x.db?synchronous", "cannot read the options"),
+        ("sqlite:///x.db?timeout=1&", "cannot read the options"),
         ("sqlite:///x.db?journal=delete", "unknown option 'journal'"),
     ],
 )

@@ -109,8 +109,8 @@ class SQLiteStore:
         mode = str(synchronous).upper()
         if mode not in ("NORMAL", "FULL"):
             raise ConfigError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
-        if busy_timeout < 0:
-            raise ConfigError("busy_timeout must be zero or more seconds")
+        if not busy_timeout >= 0:  # NaN too: a writer would wait for the lock forever
+            raise ConfigError(f"busy_timeout must be zero or more seconds, not {busy_timeout!r}")
         self.path: Path | None = (
             None if str(path) == ":memory:" else Path(path).expanduser().absolute()
         )
@@ -132,10 +132,16 @@ class SQLiteStore:
         if scheme.lower() != "sqlite" or not sep:
             raise ConfigError(f"not a SQLite URL: {url!r} (use sqlite:///path/to/file.db)")
         location, _, query = rest.partition("?")
+        try:
+            pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+        except ValueError:
+            raise ConfigError(
+                f"cannot read the options in {url!r}: write them as ?synchronous=normal&timeout=5"
+            ) from None
         options: dict[str, Any] = {}
-        for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+        for key, value in pairs:
             if key == "synchronous":
-                options["synchronous"] = value.upper()
+                options["synchronous"] = value
             elif key == "timeout":
                 try:
                     options["busy_timeout"] = float(value)
@@ -322,10 +328,8 @@ class SQLiteStore:
 def _append(conn: sqlite3.Connection, session_id: str, messages: list[Message]) -> list[Message]:
     now = _now_us()
     with _transaction(conn):
-        row = conn.execute(
-            "SELECT last_seq, title IS NOT NULL FROM sessions WHERE id = ?", (session_id,)
-        ).fetchone()
-        last_seq, has_title = (int(row[0]), bool(row[1])) if row else (0, False)
+        row = conn.execute("SELECT last_seq FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        last_seq = row[0] if row else 0
         stored = [with_seq(m, last_seq + i) for i, m in enumerate(messages, 1)]
         # Rows are serialised as they are inserted; if one fails, the rows before it are rolled
         # back with the transaction.
@@ -333,22 +337,15 @@ def _append(conn: sqlite3.Connection, session_id: str, messages: list[Message]) 
             "INSERT INTO messages (session_id, seq, message) VALUES (?, ?, ?)",
             ((session_id, m.seq, _message_adapter.dump_json(m).decode()) for m in stored),
         )
-        title = None if has_title else next((m.content for m in stored if m.role == "user"), None)
-        if title is not None:
-            title = title[:80]
-        tokens = sum(m.tokens for m in stored)
-        if row is None:
-            conn.execute(
-                "INSERT INTO sessions (id, created_us, updated_us, last_seq, tokens, title) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, now, now, last_seq + len(stored), tokens, title),
-            )
-        else:
-            conn.execute(
-                "UPDATE sessions SET updated_us = ?, last_seq = ?, tokens = tokens + ?, "
-                "title = COALESCE(title, ?) WHERE id = ?",
-                (now, last_seq + len(stored), tokens, title, session_id),
-            )
+        # The title is the first user message's: set by the first batch that has one, then kept.
+        title = next((m.content[:80] for m in stored if m.role == "user"), None)
+        conn.execute(
+            "INSERT INTO sessions (id, created_us, updated_us, last_seq, tokens, title) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "updated_us = excluded.updated_us, last_seq = excluded.last_seq, "
+            "tokens = tokens + excluded.tokens, title = COALESCE(title, excluded.title)",
+            (session_id, now, now, last_seq + len(stored), sum(m.tokens for m in stored), title),
+        )
     return stored
 
 
@@ -386,22 +383,21 @@ def _set_state(
     now = _now_us()
     with _transaction(conn):
         row = conn.execute("SELECT metadata FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        # Merged here, not with SQLite's json_patch, which would delete the keys set to null.
         merged: dict[str, JsonValue] = json.loads(row[0]) if row else {}
-        if metadata:
-            merged.update(metadata)
-        encoded = json.dumps(merged, ensure_ascii=False, separators=(",", ":"))
-        if row is None:
-            conn.execute(
-                "INSERT INTO sessions (id, created_us, updated_us, window_start, metadata) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (session_id, now, now, 1 if window_start is None else window_start, encoded),
-            )
-        else:
-            conn.execute(
-                "UPDATE sessions SET updated_us = ?, window_start = COALESCE(?, window_start), "
-                "metadata = ? WHERE id = ?",
-                (now, window_start, encoded, session_id),
-            )
+        merged.update(metadata or {})
+        conn.execute(
+            "INSERT INTO sessions (id, created_us, updated_us, window_start, metadata) "
+            "VALUES (:id, :now, :now, COALESCE(:window_start, 1), :metadata) "
+            "ON CONFLICT (id) DO UPDATE SET updated_us = :now, "
+            "window_start = COALESCE(:window_start, window_start), metadata = :metadata",
+            {
+                "id": session_id,
+                "now": now,
+                "window_start": window_start,
+                "metadata": json.dumps(merged, ensure_ascii=False, separators=(",", ":")),
+            },
+        )
 
 
 @contextmanager
