@@ -16,9 +16,15 @@ from pydantic import JsonValue
 from ..errors import InvalidInputError
 from ..messages import Message
 
-__all__ = ["SessionInfo", "SessionStore", "validate_session_id"]
+__all__ = ["SessionInfo", "SessionStore", "session_title", "validate_session_id"]
 
 _MAX_ID = 128
+_TITLE_CHARS = 80
+
+
+def session_title(messages: Sequence[Message]) -> str | None:
+    """A session's title: the start of its first user message (``None`` if there is none)."""
+    return next((m.content[:_TITLE_CHARS] for m in messages if m.role == "user"), None)
 
 
 def validate_session_id(session_id: str) -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pydantic import JsonValue
 
 from ..messages import Message, with_seq
-from .base import SessionInfo, validate_session_id
+from .base import SessionInfo, session_title, validate_session_id
 
 __all__ = ["MemoryStore"]
 
@@ -105,7 +105,7 @@ class MemoryStore:
 
     @staticmethod
     def _info(session_id: str, session: _Session) -> SessionInfo:
-        title = next((m.content for m in session.messages if m.role == "user"), "")
+        title = session_title(session.messages) or ""
         return SessionInfo(
             id=session_id,
             created_at=session.created_at,
@@ -113,7 +113,7 @@ class MemoryStore:
             message_count=len(session.messages),
             last_seq=len(session.messages),
             window_start=session.window_start,
-            title=title[:80],
+            title=title,
             tokens=session.tokens,
             metadata=dict(session.metadata),
         )

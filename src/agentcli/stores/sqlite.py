@@ -43,7 +43,7 @@ from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from ..errors import ConfigError, InvalidInputError, StoreError
 from ..messages import Message, messages_adapter, with_seq
-from .base import SessionInfo, validate_session_id
+from .base import SessionInfo, session_title, validate_session_id
 
 __all__ = ["SQLiteStore"]
 
@@ -338,7 +338,7 @@ def _append(conn: sqlite3.Connection, session_id: str, messages: list[Message]) 
             ((session_id, m.seq, _message_adapter.dump_json(m).decode()) for m in stored),
         )
         # The title is the first user message's: set by the first batch that has one, then kept.
-        title = next((m.content[:80] for m in stored if m.role == "user"), None)
+        title = session_title(stored)
         conn.execute(
             "INSERT INTO sessions (id, created_us, updated_us, last_seq, tokens, title) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
