@@ -24,21 +24,18 @@ def server() -> Iterator[FakeServer]:
 async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[Vendor]:
     made = make_vendor(request.param, TEST_KEY)
     yield made
-    for agent in made.agents:
-        await agent.aclose()
+    await made.aclose()
 
 
 @pytest.fixture
 async def openai_vendor() -> AsyncIterator[Vendor]:
     made = make_vendor("openai", TEST_KEY)
     yield made
-    for agent in made.agents:
-        await agent.aclose()
+    await made.aclose()
 
 
 @pytest.fixture
 async def anthropic_vendor() -> AsyncIterator[Vendor]:
     made = make_vendor("anthropic", TEST_KEY)
     yield made
-    for agent in made.agents:
-        await agent.aclose()
+    await made.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agentcli.agent import StreamEvent, TextDelta, TurnComplete
@@ -25,7 +27,7 @@ def context(
     )
 
 
-async def collect(agent: ProviderAgent[object], ctx: AgentContext) -> list[StreamEvent]:
+async def collect(agent: ProviderAgent[Any], ctx: AgentContext) -> list[StreamEvent]:
     return [event async for event in agent.stream_events(ctx)]
 
 

@@ -7,7 +7,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -36,7 +36,7 @@ def context(text: str = "Hello?") -> AgentContext:
     return AgentContext(input=text, session_id="s1")
 
 
-async def drain(agent: ProviderAgent[object], ctx: AgentContext | None = None) -> list[StreamEvent]:
+async def drain(agent: ProviderAgent[Any], ctx: AgentContext | None = None) -> list[StreamEvent]:
     return [event async for event in agent.stream_events(ctx or context())]
 
 
@@ -49,6 +49,13 @@ async def collect_into(items: AsyncIterator[T], into: list[T]) -> None:
 async def wait_for(event_flag: Recorded, what: str = "disconnected", seconds: float = 3) -> bool:
     flag = getattr(event_flag, what)
     return bool(await asyncio.to_thread(flag.wait, seconds))
+
+
+def stalls_after_first_text(vendor: Vendor) -> Reply:
+    """A stream that sends "first ", then only keep-alive comments for 10 s, then the rest."""
+    parts = vendor.stream_parts(("first ", "second"))
+    cut = after(parts, "first ")
+    return sse_reply([*parts[:cut], KeepAlive(seconds=10), *parts[cut:]])
 
 
 # ---------------------------------------------------------------------- rate limits
@@ -249,9 +256,7 @@ async def test_anthropic_error_event_mid_stream(
 async def test_cancelling_mid_stream_closes_the_connection(
     server: FakeServer, vendor: Vendor
 ) -> None:
-    parts = vendor.stream_parts(("first ", "second"))
-    cut = after(parts, "first ")
-    server.add(sse_reply([*parts[:cut], KeepAlive(seconds=10), *parts[cut:]]))
+    server.add(stalls_after_first_text(vendor))
     agent = vendor.agent(server, stream_idle_timeout=30)
     first_text = asyncio.Event()
 
@@ -272,11 +277,7 @@ async def test_cancelling_mid_stream_closes_the_connection(
 async def test_closing_the_event_stream_closes_the_connection(
     server: FakeServer, vendor: Vendor
 ) -> None:
-    parts = vendor.stream_parts(("first ", "second"))
-    cut = after(parts, "first ")
-    server.add(
-        sse_reply([*parts[:cut], KeepAlive(seconds=10), *parts[cut:]]), vendor.answer("next")
-    )
+    server.add(stalls_after_first_text(vendor), vendor.answer("next"))
     agent = vendor.agent(server, stream_idle_timeout=30)
 
     events = agent.stream_events(context())
@@ -293,9 +294,7 @@ async def test_closing_the_event_stream_closes_the_connection(
 async def test_interrupted_session_turn_closes_the_connection(
     server: FakeServer, vendor: Vendor
 ) -> None:
-    parts = vendor.stream_parts(("first ", "second"))
-    cut = after(parts, "first ")
-    server.add(sse_reply([*parts[:cut], KeepAlive(seconds=10), *parts[cut:]]))
+    server.add(stalls_after_first_text(vendor))
     agent = vendor.agent(server, stream_idle_timeout=30)
     manager = SessionManager(agent)
 

@@ -14,7 +14,7 @@ from agentcli.agents.anthropic import AnthropicAgent
 from agentcli.agents.factory import create_agent
 from agentcli.agents.openai import OpenAIAgent
 from agentcli.config import load_settings
-from agentcli.errors import ConfigError
+from agentcli.errors import ConfigError, MissingDependencyError
 from agentcli.messages import AgentContext
 from agentcli.tools import Tool, tool
 
@@ -102,6 +102,15 @@ def test_importing_the_agents_does_not_import_the_sdks() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_a_missing_sdk_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # makes "import anthropic" fail
+    settings = load_settings(env_file=None, anthropic_api_key="k")
+    agent = AnthropicAgent("claude-sonnet-4-6", settings)  # built directly, not by the factory
+
+    with pytest.raises(MissingDependencyError, match=r"pip install 'agentcli\[anthropic\]'"):
+        await agent.process(context())
 
 
 def test_duplicate_tool_names_are_a_config_error() -> None:

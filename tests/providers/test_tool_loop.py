@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -19,9 +20,7 @@ def context(text: str = "What's the weather in Paris?") -> AgentContext:
     return AgentContext(input=text, session_id="s1")
 
 
-async def run(
-    agent: ProviderAgent[object], stream: bool
-) -> tuple[list[StreamEvent], AgentResponse]:
+async def run(agent: ProviderAgent[Any], stream: bool) -> tuple[list[StreamEvent], AgentResponse]:
     if not stream:
         response = await agent.process(context())
         return [], response

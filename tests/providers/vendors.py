@@ -50,6 +50,11 @@ class Vendor:
 
     # ------------------------------------------------------------------ agents
 
+    async def aclose(self) -> None:
+        """Close every agent this vendor made."""
+        for agent in self.agents:
+            await agent.aclose()
+
     def settings(self, server: FakeServer | str, **overrides: Any) -> Settings:
         """Settings for a fake ``server`` (or any base URL such as a closed port)."""
         url = server if isinstance(server, str) else server.url
@@ -90,7 +95,7 @@ class Vendor:
     def answer(self, text: str = "Hello!", model: str | None = None, **usage: Any) -> Reply:
         model = model or self.model
         if self.name == "openai":
-            return fake_openai.completion(text, model=model, **_openai_usage(usage))
+            return fake_openai.completion(text, model=model, **usage)
         return fake_anthropic.message(text, model=model, **_anthropic_usage(usage))
 
     def stream_parts(
@@ -106,7 +111,7 @@ class Vendor:
                 pieces,
                 model=model,
                 calls=tuple(fake_openai.Call(c.id, c.name, json.dumps(c.arguments)) for c in calls),
-                **_openai_usage(usage),
+                **usage,
             )
         return fake_anthropic.stream_parts(
             pieces,
@@ -127,7 +132,7 @@ class Vendor:
             return fake_openai.completion(
                 text or None,
                 calls=tuple(fake_openai.Call(c.id, c.name, json.dumps(c.arguments)) for c in calls),
-                **_openai_usage(usage),
+                **usage,
             )
         return fake_anthropic.message(
             text,
@@ -212,11 +217,8 @@ def after(parts: list[Part], marker: str) -> int:
     return next(i for i, p in enumerate(parts) if isinstance(p, bytes) and needle in p) + 1
 
 
-def _openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
-    return dict(usage)
-
-
 def _anthropic_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI-style usage names the tests use, as ``fake_anthropic`` calls them."""
     out = dict(usage)
     out.pop("reasoning", None)
     if "cached" in out:

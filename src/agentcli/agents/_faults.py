@@ -19,6 +19,7 @@ __all__ = [
     "FailureKind",
     "body_message",
     "classify_status",
+    "connection_failure",
     "describe_cause",
     "error_fields",
     "retry_after_seconds",
@@ -116,6 +117,14 @@ def transport_failure(exc: BaseException) -> Failure | None:
     return None
 
 
+def connection_failure(exc: BaseException) -> Failure:
+    """An SDK's connection error, read from the transport error it wraps."""
+    cause = exc.__cause__ or exc
+    return transport_failure(cause) or Failure(
+        "connection", detail=describe_cause(cause), chain=True
+    )
+
+
 def describe_cause(exc: BaseException) -> str:
     """The innermost reason of a connection failure ("Connection refused")."""
     seen: set[int] = set()
@@ -130,22 +139,13 @@ def describe_cause(exc: BaseException) -> str:
     return text[:200]
 
 
-def body_message(body: bytes | str | object) -> str:
-    """The ``error.message`` of an OpenAI or Anthropic error body, if there is one."""
-    data: object = body
-    if isinstance(body, bytes | str):
-        try:
-            data = json.loads(body)
-        except ValueError:
-            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-            return text.strip()[:300]
-    if isinstance(data, Mapping):
-        error = data.get("error", data)
-        if isinstance(error, Mapping):
-            message = error.get("message")
-            if isinstance(message, str):
-                return message[:500]
-    return ""
+def body_message(body: bytes) -> str:
+    """The ``error.message`` of an OpenAI or Anthropic error body, else the body's text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").strip()[:300]
+    return error_fields(data)[2]
 
 
 def error_fields(body: object) -> tuple[str, str, str]:

@@ -24,12 +24,13 @@ from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Awaitable,
+    Iterable,
     Mapping,
     Sequence,
 )
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from pydantic import SecretStr
 
@@ -46,13 +47,17 @@ from ..errors import (
     AuthenticationError,
     ConfigError,
     ContextLengthError,
+    MissingDependencyError,
     ModelNotFoundError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
 )
-from ..messages import AgentContext, AgentResponse, Message, ToolCall, make_storable
+from ..messages import AgentContext, AgentResponse, Message, ToolCall
+from ..pricing import Price, price
+from ..tokens import count_message_tokens
+from ..tools import run_tool_calls, tools_by_name
 from ._faults import (
     RETRIED_STATUSES,
     Failure,
@@ -66,7 +71,6 @@ from ._watchdog import EventStream, IdleWatchdog
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..pricing import Price
     from ..tools import Tool
 
 __all__ = [
@@ -77,13 +81,19 @@ __all__ = [
     "RoundUsage",
     "StreamState",
     "ToolSource",
-    "clean_text",
     "parsed_arguments",
 ]
 
 logger = logging.getLogger("agentcli.agents")
 
-ClientT = TypeVar("ClientT")
+
+class _Client(Protocol):
+    """What the base class needs of an SDK client (``AsyncOpenAI``, ``AsyncAnthropic``)."""
+
+    async def close(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=_Client)
 T = TypeVar("T")
 
 _DISPLAY = {"openai": "OpenAI", "anthropic": "Anthropic", "ollama": "Ollama"}
@@ -163,57 +173,30 @@ class ToolSource(Protocol):
     def tools(self) -> Sequence[Tool]: ...
 
 
+@dataclass(slots=True)
 class _Totals:
-    """Usage summed over a turn's rounds."""
+    """What a turn's rounds used, kept per request: price tiers apply per request."""
 
-    __slots__ = (
-        "cache_read",
-        "cache_write",
-        "complete",
-        "completion",
-        "cut_short",
-        "last",
-        "model",
-        "prompt",
-        "reasoning",
-        "requests",
-        "usages",
-    )
-
-    def __init__(self) -> None:
-        self.usages: list[RoundUsage] = []  # priced one by one: tiers apply per request
-        self.requests = 0
-        self.cut_short = False
-        self.prompt = 0
-        self.completion = 0
-        self.complete = True
-        self.last: RoundUsage | None = None
-        self.model: str | None = None
-        self.cache_read: int | None = None
-        self.cache_write: int | None = None
-        self.reasoning: int | None = None
+    usages: list[RoundUsage] = field(default_factory=list)
+    requests: int = 0
+    complete: bool = True  # every request reported its usage
+    cut_short: bool = False  # the last answer hit its token limit
+    model: str | None = None
 
     def add(self, result: Round) -> None:
         self.requests += 1
         self.cut_short = result.cut_short
         self.model = result.model or self.model
-        usage = result.usage
-        self.last = usage
-        if usage is None:
+        if result.usage is None:
             self.complete = False
-            return
-        self.usages.append(usage)
-        self.prompt += usage.input_tokens
-        self.completion += usage.output_tokens
-        self.cache_read = _plus(self.cache_read, usage.cache_read_tokens)
-        self.cache_write = _plus(self.cache_write, usage.cache_write_tokens)
-        self.reasoning = _plus(self.reasoning, usage.reasoning_tokens)
+        else:
+            self.usages.append(result.usage)
 
 
-def _plus(total: int | None, value: int | None) -> int | None:
-    if value is None:
-        return total
-    return value if total is None else total + value
+def _total(values: Iterable[int | None]) -> int | None:
+    """The sum of the values reported; ``None`` if none was."""
+    present = [value for value in values if value is not None]
+    return sum(present) if present else None
 
 
 class ProviderAgent(AgentInterface, Generic[ClientT]):
@@ -230,7 +213,7 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
     def __init__(
         self,
         model: str,
-        settings: Settings,
+        settings: Settings | None,
         *,
         provider: str,
         api_key: SecretStr | None,
@@ -241,29 +224,38 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
         context_window: int | None = None,
         name: str | None = None,
     ) -> None:
+        """``settings`` (loaded from the environment when ``None``) give the limits, and the
+        key and base URL unless ``api_key`` or ``base_url`` is given."""
         if not model:
             raise ConfigError("a provider agent needs a model name, e.g. openai:gpt-4o-mini")
-        from ..tools import tools_by_name
+        if settings is None:
+            from ..config import load_settings
 
+            settings = load_settings()
+        default_key, default_url = self._endpoint(settings)
         self.model = model
         self.provider = provider
         self.name = name or f"{provider}:{model}"
-        self.base_url = base_url
+        self.base_url = base_url if base_url is not None else default_url
         self.limits = Limits.from_settings(settings)
         self.max_tokens = max_tokens
         self.tools = list(tools)
         self.mcp = list(mcp)
-        try:
-            self._static_tools = tools_by_name(self.tools)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        self._key = api_key
+        self._static_tools = _by_name(self.tools)
+        self._static_schemas = [self._tool_schema(t) for t in self._static_tools.values()]
+        self._key = api_key if api_key is not None else default_key
         self._window = context_window or settings.context_window
         self._window_known = self._window is not None
         self._client: ClientT | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ public API
+
+    @classmethod
+    def from_settings(cls, model: str, settings: Settings, **options: Any) -> Self:
+        """The agent a ``provider:MODEL`` spec names, its key and endpoint from ``settings``
+        (``OPENAI_API_KEY`` and ``OPENAI_BASE_URL``, or the ``ANTHROPIC_`` pair)."""
+        return cls(model, settings, **options)
 
     @property
     def context_window(self) -> int | None:
@@ -305,7 +297,7 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
         loop, self._client_loop = self._client_loop, None
         # A client from a loop that has ended cannot be closed from this one.
         if client is not None and loop is asyncio.get_running_loop():
-            await self._close_client(client)
+            await client.close()
 
     def __repr__(self) -> str:
         where = f", base_url={_without_userinfo(self.base_url)!r}" if self.base_url else ""
@@ -313,12 +305,14 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
 
     # ------------------------------------------------------------------ vendor hooks
 
+    @staticmethod
+    @abstractmethod
+    def _endpoint(settings: Settings) -> tuple[SecretStr | None, str | None]:
+        """The vendor's key and base URL in ``settings``."""
+
     @abstractmethod
     def _create_client(self, api_key: str) -> ClientT:
         """Make the SDK client (timeout, retries and the Retry-After cap configured)."""
-
-    @abstractmethod
-    async def _close_client(self, client: ClientT) -> None: ...
 
     @abstractmethod
     def _start(self, system_prompt: str | None, messages: Sequence[Message]) -> Conversation:
@@ -365,8 +359,7 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
         self, context: AgentContext, *, stream: bool
     ) -> AsyncGenerator[StreamEvent, None]:
         client = await self._get_client()
-        tools = self._current_tools()
-        schemas = [self._tool_schema(t) for t in tools.values()]
+        tools, schemas = self._current_tools()
         history = [m for m in context.conversation_history if m.in_window]
         conversation = self._start(
             context.system_prompt,
@@ -470,9 +463,6 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
 
     async def _run_tools(self, tools: Mapping[str, Tool], result: Round) -> list[Message]:
         """Run the round's calls; return the unit: the assistant call message, then results."""
-        from ..tokens import count_message_tokens
-        from ..tools import run_tool_calls
-
         usage = result.usage
         call = Message(
             role="assistant",
@@ -497,15 +487,12 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
             f"{what}, so this answer may be incomplete]"
         )
 
-    def _current_tools(self) -> dict[str, Tool]:
+    def _current_tools(self) -> tuple[dict[str, Tool], list[dict[str, Any]]]:
+        """The tools on offer this turn, by name, and their schemas in the wire format."""
         if not self.mcp:
-            return self._static_tools
-        from ..tools import tools_by_name
-
-        try:
-            return tools_by_name([*self.tools, *(t for source in self.mcp for t in source.tools)])
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            return self._static_tools, self._static_schemas
+        tools = _by_name([*self.tools, *(t for source in self.mcp for t in source.tools)])
+        return tools, [self._tool_schema(t) for t in tools.values()]
 
     def _metadata(self, totals: _Totals) -> dict[str, Any]:
         model = totals.model or self.model
@@ -516,30 +503,31 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
         }
         if totals.cut_short:
             metadata["truncated"] = True  # the final answer hit max_tokens
-        last = totals.last
-        if not totals.complete or last is None:
+        usages = totals.usages
+        if not totals.complete or not usages:
             metadata["cost_note"] = (
                 f"{self.display_name} did not report token usage, so the cost is unknown"
             )
             return metadata
+        prompt = sum(u.input_tokens for u in usages)
+        completion = sum(u.output_tokens for u in usages)
+        last = usages[-1]
         metadata.update(
-            tokens=totals.prompt + totals.completion,
-            prompt_tokens=totals.prompt,
-            completion_tokens=totals.completion,
+            tokens=prompt + completion,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
             context_tokens=last.input_tokens + last.output_tokens,
         )
-        if totals.cache_read is not None:
-            metadata["cached_tokens"] = totals.cache_read
-        if totals.cache_write is not None:
-            metadata["cache_write_tokens"] = totals.cache_write
-        if totals.reasoning is not None:
-            metadata["reasoning_tokens"] = totals.reasoning
-        metadata.update(self._price(model, totals.usages).as_metadata())
+        optional = {
+            "cached_tokens": _total(u.cache_read_tokens for u in usages),
+            "cache_write_tokens": _total(u.cache_write_tokens for u in usages),
+            "reasoning_tokens": _total(u.reasoning_tokens for u in usages),
+        }
+        metadata.update((key, value) for key, value in optional.items() if value is not None)
+        metadata.update(self._price(model, usages).as_metadata())
         return metadata
 
     def _price(self, model: str, usages: Sequence[RoundUsage]) -> Price:
-        from ..pricing import Price, price
-
         def for_model(name: str) -> Price:
             total = 0.0
             for usage in usages:
@@ -568,10 +556,13 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
         loop = asyncio.get_running_loop()
         if self._client is not None and self._client_loop is loop:
             return self._client
-        if self.sdk_module not in sys.modules:
+        if sys.modules.get(self.sdk_module) is None:
             # Importing an SDK takes 0.7-1.8 s: do it off the event loop, so a server's other
             # sessions keep moving while the first turn of this agent starts.
-            await asyncio.to_thread(importlib.import_module, self.sdk_module)
+            try:
+                await asyncio.to_thread(importlib.import_module, self.sdk_module)
+            except ImportError as exc:  # the extra is named after its SDK
+                raise MissingDependencyError(f"the {self.provider} agent", self.sdk_module) from exc
         if self._client is None or self._client_loop is not loop:
             # A pooled connection belongs to the loop that opened it; a new loop needs a new
             # client (the old one cannot be closed from here and is left to the collector).
@@ -665,9 +656,8 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
             hint = f"; {retry_hint(failure.retry_after)}" if failure.retry_after else ""
             return RateLimitError(
                 f"{who} is rate limiting requests{code}{says}{hint}",
-                provider=self.provider,
-                status=status,
                 retry_after=failure.retry_after,
+                **kw,
             )
         if kind == "context":
             return ContextLengthError(
@@ -703,9 +693,6 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
         return f"cannot reach {self.display_name}{where}{reason}; {fix}"
 
 
-clean_text = make_storable  # model text made storable (U+FFFD for NUL and lone surrogates)
-
-
 def parsed_arguments(arguments: str) -> dict[str, Any]:
     """A tool call's arguments as an object for wire formats that need one ({} if unreadable)."""
     try:
@@ -713,6 +700,13 @@ def parsed_arguments(arguments: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _by_name(tools: Iterable[Tool]) -> dict[str, Tool]:
+    try:
+        return tools_by_name(tools)
+    except ValueError as exc:  # two tools with one name: the agent's configuration is wrong
+        raise ConfigError(str(exc)) from None
 
 
 class _TextOnly:

@@ -16,15 +16,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
-from ..messages import Message, ToolCall
-from ._faults import Failure, classify_status, error_fields
+from ..messages import Message, ToolCall, make_storable
+from ._faults import Failure, classify_status, connection_failure, error_fields
 from ._provider import (
     Conversation,
     ProviderAgent,
     Round,
     RoundUsage,
     ToolSource,
-    clean_text,
     parsed_arguments,
 )
 from ._watchdog import EventStream
@@ -72,16 +71,12 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
         api_key: SecretStr | None = None,
         base_url: str | None = None,
     ) -> None:
-        if settings is None:
-            from ..config import load_settings
-
-            settings = load_settings()
         super().__init__(
             model,
             settings,
             provider="anthropic",
-            api_key=api_key if api_key is not None else settings.anthropic_api_key,
-            base_url=base_url if base_url is not None else settings.anthropic_base_url,
+            api_key=api_key,
+            base_url=base_url,
             tools=tools,
             mcp=mcp,
             max_tokens=max_tokens,
@@ -89,13 +84,11 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
             name=name,
         )
 
-    @classmethod
-    def from_settings(cls, model: str, settings: Settings, **options: Any) -> AnthropicAgent:
-        """``anthropic:MODEL``: key from ``ANTHROPIC_API_KEY``, endpoint from
-        ``ANTHROPIC_BASE_URL``."""
-        return cls(model, settings, **options)
-
     # ------------------------------------------------------------------ client
+
+    @staticmethod
+    def _endpoint(settings: Settings) -> tuple[SecretStr | None, str | None]:
+        return settings.anthropic_api_key, settings.anthropic_base_url
 
     def _create_client(self, api_key: str) -> AsyncAnthropic:
         import anthropic
@@ -108,9 +101,6 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
             max_retries=limits.max_retries,
             middleware=[self._cap_retry_after],
         )
-
-    async def _close_client(self, client: AsyncAnthropic) -> None:
-        await client.close()
 
     async def _cap_retry_after(self, request: Any, call_next: Any) -> Any:
         response = await call_next(request)
@@ -189,10 +179,10 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
             elif block.type == "tool_use":
                 arguments = json.dumps(block.input, ensure_ascii=False)
                 calls.append(
-                    ToolCall(id=block.id, name=block.name, arguments=clean_text(arguments))
+                    ToolCall(id=block.id, name=block.name, arguments=make_storable(arguments))
                 )
         return Round(
-            text=clean_text("".join(texts)),
+            text=make_storable("".join(texts)),
             tool_calls=calls,
             usage=_usage(message.usage),
             model=message.model,
@@ -223,12 +213,7 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
         if isinstance(exc, anthropic.APITimeoutError):
             return Failure("timeout", chain=True)
         if isinstance(exc, anthropic.APIConnectionError):
-            from ._faults import describe_cause, transport_failure
-
-            cause = exc.__cause__ or exc
-            return transport_failure(cause) or Failure(
-                "connection", detail=describe_cause(cause), chain=True
-            )
+            return connection_failure(exc)
         if isinstance(exc, anthropic.APIStatusError):
             code, kind, message = error_fields(exc.body)
             status = exc.status_code
@@ -352,7 +337,7 @@ class _StreamState:
 
     def result(self) -> Round:
         return Round(
-            text=clean_text("".join(self.text)),
+            text=make_storable("".join(self.text)),
             tool_calls=self._tool_calls(),
             usage=self.usage(),
             model=self.model,
@@ -361,7 +346,7 @@ class _StreamState:
 
     def _tool_calls(self) -> list[ToolCall]:
         return [
-            ToolCall(id=entry[0], name=entry[1], arguments=clean_text("".join(entry[2]) or "{}"))
+            ToolCall(id=entry[0], name=entry[1], arguments=make_storable("".join(entry[2]) or "{}"))
             for _, entry in sorted(self._tools.items())
         ]
 

@@ -16,16 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SecretStr
 
-from ..messages import Message, ToolCall
-from ._faults import Failure, classify_status, describe_cause, error_fields, transport_failure
-from ._provider import (
-    Conversation,
-    ProviderAgent,
-    Round,
-    RoundUsage,
-    ToolSource,
-    clean_text,
-)
+from ..messages import Message, ToolCall, make_storable
+from ._faults import Failure, classify_status, connection_failure, error_fields
+from ._provider import Conversation, ProviderAgent, Round, RoundUsage, ToolSource
 from ._watchdog import EventStream
 
 if TYPE_CHECKING:
@@ -68,16 +61,12 @@ class OpenAIAgent(ProviderAgent["AsyncOpenAI"]):
         api_key: SecretStr | None = None,
         base_url: str | None = None,
     ) -> None:
-        if settings is None:
-            from ..config import load_settings
-
-            settings = load_settings()
         super().__init__(
             model,
             settings,
             provider=provider,
-            api_key=api_key if api_key is not None else settings.openai_api_key,
-            base_url=base_url if base_url is not None else settings.openai_base_url,
+            api_key=api_key,
+            base_url=base_url,
             tools=tools,
             mcp=mcp,
             max_tokens=max_tokens,
@@ -86,14 +75,8 @@ class OpenAIAgent(ProviderAgent["AsyncOpenAI"]):
         )
 
     @classmethod
-    def from_settings(cls, model: str, settings: Settings, **options: Any) -> OpenAIAgent:
-        """``openai:MODEL``: key from ``OPENAI_API_KEY``, endpoint from ``OPENAI_BASE_URL``."""
-        return cls(model, settings, **options)
-
-    @classmethod
     def for_ollama(cls, model: str, settings: Settings, **options: Any) -> OpenAIAgent:
         """``ollama:MODEL``: the server at ``AGENTCLI_OLLAMA_BASE_URL``, which needs no key."""
-        options.setdefault("name", f"ollama:{model}")
         return cls(
             model,
             settings,
@@ -104,6 +87,10 @@ class OpenAIAgent(ProviderAgent["AsyncOpenAI"]):
         )
 
     # ------------------------------------------------------------------ client
+
+    @staticmethod
+    def _endpoint(settings: Settings) -> tuple[SecretStr | None, str | None]:
+        return settings.openai_api_key, settings.openai_base_url
 
     def _create_client(self, api_key: str) -> AsyncOpenAI:
         import openai
@@ -122,9 +109,6 @@ class OpenAIAgent(ProviderAgent["AsyncOpenAI"]):
 
     def _secret(self) -> str | None:
         return None if self.provider == "ollama" else super()._secret()
-
-    async def _close_client(self, client: AsyncOpenAI) -> None:
-        await client.close()
 
     async def _on_response(self, response: httpx2.Response) -> None:
         if response.status_code < 400:
@@ -209,14 +193,14 @@ class OpenAIAgent(ProviderAgent["AsyncOpenAI"]):
             ToolCall(
                 id=call.id,
                 name=call.function.name,
-                arguments=clean_text(call.function.arguments or "{}"),
+                arguments=make_storable(call.function.arguments or "{}"),
             )
             for call in message.tool_calls or ()
             if call.type == "function"
         ]
         text = message.content or message.refusal or ""
         return Round(
-            text=clean_text(text),
+            text=make_storable(text),
             tool_calls=calls,
             usage=_usage(completion.usage),
             model=completion.model,
@@ -247,11 +231,7 @@ class OpenAIAgent(ProviderAgent["AsyncOpenAI"]):
         if isinstance(exc, openai.APITimeoutError):
             return Failure("timeout", chain=True)
         if isinstance(exc, openai.APIConnectionError):
-            # The SDK wraps the transport error; read the reason from it.
-            cause = exc.__cause__ or exc
-            return transport_failure(cause) or Failure(
-                "connection", detail=describe_cause(cause), chain=True
-            )
+            return connection_failure(exc)
         if isinstance(exc, openai.APIStatusError):
             code, kind, message = error_fields(exc.body)
             return classify_status(exc.status_code, code, kind, message, exc.response.headers)
@@ -322,7 +302,7 @@ class _StreamState:
 
     def result(self) -> Round:
         return Round(
-            text=clean_text("".join(self.text)),
+            text=make_storable("".join(self.text)),
             tool_calls=self._tool_calls(),
             usage=self.usage,
             model=self.model,
@@ -334,7 +314,7 @@ class _StreamState:
             ToolCall(
                 id=entry[0] or f"call_{index}",
                 name=entry[1],
-                arguments=clean_text("".join(entry[2]) or "{}"),
+                arguments=make_storable("".join(entry[2]) or "{}"),
             )
             for index, entry in sorted(self._calls.items())
         ]
