@@ -10,6 +10,7 @@ import difflib
 import importlib
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,16 +26,13 @@ PROVIDERS = ("openai", "anthropic", "ollama")
 BUILTIN = ("echo",)
 
 
+@dataclass(frozen=True, slots=True)
 class AgentSpec:
     """A parsed spec: ``kind`` is a provider name, ``echo``, ``module`` or ``file``."""
 
-    __slots__ = ("kind", "target", "text")
-
-    def __init__(self, kind: str, target: str, text: str) -> None:
-        self.kind, self.target, self.text = kind, target, text
-
-    def __repr__(self) -> str:
-        return f"AgentSpec({self.text!r})"
+    kind: str
+    target: str
+    text: str
 
 
 def parse_spec(spec: str) -> AgentSpec:
@@ -60,7 +58,7 @@ def parse_spec(spec: str) -> AgentSpec:
         raise ConfigError(f"agent spec {text!r} names no model or class after ':'")
     if head.endswith(".py"):
         return AgentSpec("file", f"{head}:{tail}", text)
-    if head.isidentifier() or all(p.isidentifier() for p in head.split(".")):
+    if all(part.isidentifier() for part in head.split(".")):
         if "." not in head and tail[:1].islower():
             close = difflib.get_close_matches(head, PROVIDERS, n=1)
             if close:
