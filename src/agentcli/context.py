@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from .messages import Message
+from .usage import UsageLevel
 
 __all__ = [
     "DEFAULT_CLEANUP_TARGET",
@@ -36,12 +36,6 @@ DEFAULT_CLEANUP_THRESHOLD = 0.90
 DEFAULT_CLEANUP_TARGET = 0.60
 DEFAULT_MIN_MESSAGES_TO_KEEP = 5
 YELLOW_AT = 0.70
-
-
-class UsageLevel(StrEnum):
-    GREEN = "green"
-    YELLOW = "yellow"
-    RED = "red"
 
 
 def usage_level(fraction: float, red_at: float = DEFAULT_CLEANUP_THRESHOLD) -> UsageLevel:

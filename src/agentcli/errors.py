@@ -8,6 +8,8 @@
  │    └── ``MissingDependencyError`` an optional extra is not installed (names the install command)
  └── ``RuntimeFailure``        something failed while running; the input may be fine
       ├── ``StoreError``            the session store could not read or write
+      │    └── ``SessionConflictError`` an append expected another last ``seq`` (a lost lease)
+      ├── ``SessionBusyError``      another turn holds the session's lease; retry later
       ├── ``AgentError``            the agent raised or returned an error
       └── ``ProviderError``         a model provider failed (carries status and retry hint)
            ├── ``AuthenticationError``   bad or missing key
@@ -34,6 +36,8 @@ __all__ = [
     "ProviderUnavailableError",
     "RateLimitError",
     "RuntimeFailure",
+    "SessionBusyError",
+    "SessionConflictError",
     "SessionNotFoundError",
     "StoreError",
     "UserError",
@@ -82,6 +86,37 @@ class RuntimeFailure(AgentCLIError):
 
 class StoreError(RuntimeFailure):
     """The session store could not complete a read or write."""
+
+
+class SessionConflictError(StoreError):
+    """An append named the ``seq`` it expected to follow, and the session had moved on: the
+    writer lost its lease and someone else's turn was stored in between. Nothing was written."""
+
+    def __init__(self, session_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"session {session_id!r} changed while this turn ran (expected last message "
+            f"#{expected}, found #{actual}); nothing was written, reload and retry"
+        )
+        self.session_id = session_id
+        self.expected = expected
+        self.actual = actual
+
+
+class SessionBusyError(RuntimeFailure):
+    """Another turn (in this process or another) holds the session's lease.
+
+    ``retry_after`` is a hint in seconds: when the holder's lease would expire at the latest.
+    """
+
+    def __init__(self, session_id: str, *, waited: float, retry_after: float | None = None) -> None:
+        hint = f"; retry in about {retry_after:.0f} s" if retry_after else "; retry shortly"
+        super().__init__(
+            f"session {session_id!r} is busy: another turn is running on it "
+            f"(waited {waited:.1f} s){hint}"
+        )
+        self.session_id = session_id
+        self.waited = waited
+        self.retry_after = retry_after
 
 
 class AgentError(RuntimeFailure):

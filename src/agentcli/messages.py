@@ -20,8 +20,11 @@ from pydantic import (
     Field,
     JsonValue,
     TypeAdapter,
+    model_validator,
 )
 from pydantic.dataclasses import dataclass
+
+from .usage import CleanupReport, ContextReport, Usage
 
 __all__ = [
     "AgentContext",
@@ -88,7 +91,9 @@ class Message:
     order is by ``seq``, never by ``timestamp``. An assistant message may carry ``tool_calls``;
     each is answered by a ``tool`` message whose ``tool_call_id`` names it. ``status`` marks an
     answer that was interrupted (kept, shown as such) or a turn that failed (kept in the
-    transcript, never sent to a model).
+    transcript, never sent to a model). A ``tool`` message with ``is_error`` carries a tool's
+    failure (the text says what went wrong; the flag says that it did, so an output that merely
+    starts with "error:" is not taken for one). An answer keeps its ``usage``.
     """
 
     role: Role
@@ -100,6 +105,8 @@ class Message:
     tool_call_id: StorableText | None = None
     name: StorableText | None = None
     status: MessageStatus = "complete"
+    is_error: bool = False
+    usage: Usage | None = None
     metadata: dict[str, JsonValue] | None = None
 
     @property
@@ -140,8 +147,12 @@ class AgentContext(BaseModel):
 
 
 class AgentResponse(BaseModel):
-    """An agent's answer. ``metadata`` may hold ``tokens``, ``prompt_tokens``,
-    ``completion_tokens``, ``cost`` and ``error``, as the specification lists.
+    """An agent's answer.
+
+    Agents may report usage the specification's way, in ``metadata`` (``tokens``,
+    ``prompt_tokens``, ``completion_tokens``, ``cost``, ``error``); it is read once, here, into
+    the typed ``usage``. The session manager fills ``context`` (how full the window is after the
+    turn) and ``cleanup`` (what trimming did, if anything).
 
     ``messages`` lets an agent that ran tools return the intermediate assistant tool calls and
     tool results, so they are stored with their ids (the final ``output`` is stored after them).
@@ -152,33 +163,46 @@ class AgentResponse(BaseModel):
     output: StorableText
     metadata: dict[str, Any] = Field(default_factory=dict)
     messages: list[Message] = Field(default_factory=list)
+    usage: Usage | None = None
+    context: ContextReport | None = None
+    cleanup: CleanupReport | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _usage_from_metadata(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("usage") is None:
+            metadata = data.get("metadata")
+            if isinstance(metadata, dict) and metadata:
+                usage = Usage.from_metadata(metadata)
+                if usage is not None:
+                    data = {**data, "usage": usage}
+        return data
 
     @property
     def tokens(self) -> int | None:
         """Total tokens the agent reported for this turn, if it reported any."""
-        return _int_or_none(self.metadata.get("tokens"))
+        return self.usage.tokens if self.usage else None
 
     @property
     def prompt_tokens(self) -> int | None:
-        return _int_or_none(self.metadata.get("prompt_tokens"))
+        return self.usage.input_tokens if self.usage else None
 
     @property
     def completion_tokens(self) -> int | None:
-        return _int_or_none(self.metadata.get("completion_tokens"))
+        return self.usage.output_tokens if self.usage else None
 
     @property
     def cost(self) -> float | None:
-        value = self.metadata.get("cost")
-        return (
-            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        )
+        return self.usage.cost if self.usage else None
+
+    @property
+    def error(self) -> str | None:
+        """The error the agent reported in ``metadata["error"]``, as text (``None`` if none)."""
+        value = self.metadata.get("error")
+        if not value:
+            return None
+        return value if isinstance(value, str) else "the agent reported an error"
 
     @property
     def is_error(self) -> bool:
-        return bool(self.metadata.get("error"))
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
+        return self.error is not None

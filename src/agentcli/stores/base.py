@@ -2,11 +2,16 @@
 
 Order is by ``seq`` (1, 2, 3 ... per session), assigned by the store inside the same atomic
 step that writes the batch, never by clock. A batch is written whole or not at all.
+
+One turn at a time per session: ``lease()`` holds a session for a turn across coroutines,
+processes and machines (``stores/lease.py``), and ``append(..., expected_last_seq=N)`` refuses
+to write after anyone else's messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -15,6 +20,7 @@ from pydantic import JsonValue
 
 from ..errors import InvalidInputError
 from ..messages import Message
+from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease
 
 __all__ = ["SessionInfo", "SessionStore", "session_title", "validate_session_id"]
 
@@ -60,10 +66,34 @@ class SessionInfo:
 class SessionStore(Protocol):
     """Persistence for sessions. Every backend passes ``tests/stores/conformance.py``."""
 
-    async def append(self, session_id: str, messages: Sequence[Message]) -> list[Message]:
+    async def append(
+        self,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        expected_last_seq: int | None = None,
+    ) -> list[Message]:
         """Store ``messages`` at the end of the session (created if new), atomically.
 
-        Returns the stored messages with their ``seq`` assigned, in order.
+        Returns the stored messages with their ``seq`` assigned, in order. With
+        ``expected_last_seq``, the batch is written only if the session's last ``seq`` is still
+        that (0 for a session that does not exist yet); otherwise nothing is written and
+        ``SessionConflictError`` is raised.
+        """
+        ...
+
+    def lease(
+        self,
+        session_id: str,
+        *,
+        ttl: float = DEFAULT_LEASE_TTL,
+        wait: float = DEFAULT_LEASE_WAIT,
+    ) -> AbstractAsyncContextManager[Lease]:
+        """Hold the session for one turn (``async with store.lease(id) as lease:``).
+
+        Waits up to ``wait`` seconds for another holder, then raises ``SessionBusyError``.
+        The lease is renewed while held and released on exit; a holder that died loses it
+        after ``ttl`` seconds. ``lease.last_seq`` is the session's last ``seq`` when taken.
         """
         ...
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from pydantic import JsonValue
 
+from ..errors import SessionConflictError
 from ..messages import Message, with_seq
 from .base import SessionInfo, session_title, validate_session_id
+from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, hold_lease
 
 __all__ = ["MemoryStore"]
 
@@ -26,10 +30,15 @@ class _Session:
 
 class MemoryStore:
     """Sessions in a dict. Each method runs without awaiting in between, so every batch is
-    atomic with respect to other coroutines on the same loop."""
+    atomic with respect to other coroutines on the same loop.
 
-    def __init__(self) -> None:
+    ``clock`` (monotonic seconds) times lease expiry; tests inject their own.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._sessions: dict[str, _Session] = {}
+        self._leases: dict[str, tuple[str, float]] = {}  # session id -> (owner, expires at)
+        self._clock = clock
 
     def _get_or_create(self, session_id: str) -> _Session:
         session = self._sessions.get(session_id)
@@ -38,11 +47,20 @@ class MemoryStore:
             session = self._sessions[validate_session_id(session_id)] = _Session(now, now)
         return session
 
-    async def append(self, session_id: str, messages: Sequence[Message]) -> list[Message]:
+    async def append(
+        self,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        expected_last_seq: int | None = None,
+    ) -> list[Message]:
         # Build the whole batch first: a failure (or a cancellation before this point) leaves
         # the session untouched.
         session = self._sessions.get(session_id)
-        start = len(session.messages) + 1 if session else 1
+        last = len(session.messages) if session else 0
+        if expected_last_seq is not None and expected_last_seq != last:
+            raise SessionConflictError(session_id, expected_last_seq, last)
+        start = last + 1
         stored = [with_seq(m, start + i) for i, m in enumerate(messages)]
         session = self._get_or_create(session_id)
         session.messages.extend(stored)
@@ -89,6 +107,36 @@ class MemoryStore:
 
     async def delete(self, session_id: str) -> bool:
         return self._sessions.pop(session_id, None) is not None
+
+    def lease(
+        self,
+        session_id: str,
+        *,
+        ttl: float = DEFAULT_LEASE_TTL,
+        wait: float = DEFAULT_LEASE_WAIT,
+    ) -> AbstractAsyncContextManager[Lease]:
+        return hold_lease(self, session_id, ttl=ttl, wait=wait, clock=self._clock)
+
+    async def lease_acquire(self, session_id: str, token: str, ttl: float) -> int | float:
+        now = self._clock()
+        held = self._leases.get(session_id)
+        if held is not None and held[0] != token and held[1] > now:
+            return max(0.0, held[1] - now)
+        self._leases[session_id] = (token, now + ttl)
+        session = self._sessions.get(session_id)
+        return len(session.messages) if session else 0
+
+    async def lease_renew(self, session_id: str, token: str, ttl: float) -> bool:
+        held = self._leases.get(session_id)
+        if held is None or held[0] != token:
+            return False
+        self._leases[session_id] = (token, self._clock() + ttl)
+        return True
+
+    async def lease_release(self, session_id: str, token: str) -> None:
+        held = self._leases.get(session_id)
+        if held is not None and held[0] == token:
+            del self._leases[session_id]
 
     async def expire(self, before: datetime) -> int:
         if before.tzinfo is None:

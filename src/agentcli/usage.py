@@ -1,0 +1,163 @@
+"""Typed accounting of a turn: what it used (tokens, cost), how full the window is, what cleanup did.
+
+Agents may still report usage the specification's way, as ``metadata`` keys (``tokens``,
+``prompt_tokens``, ``completion_tokens``, ``cost``); :meth:`Usage.from_metadata` reads them once,
+when the response is made, and every consumer (the session, the CLI, pricing, a server's
+metrics) reads the typed fields from then on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+
+__all__ = ["CleanupReport", "ContextReport", "Usage", "UsageLevel"]
+
+# Counts above this are not tokens but a bug (or an attack); they would not fit a database's
+# integer column either, so they are ignored rather than stored.
+MAX_TOKENS = 10**15
+
+
+class UsageLevel(StrEnum):
+    """How full a window looks: green below 70 %, yellow to 89 %, red from 90 %."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+_Count = Annotated[int | None, Field(default=None, ge=0, le=10**15)]
+
+# The specification's metadata keys and ours, by typed field.
+_METADATA_KEYS = {
+    "input_tokens": ("prompt_tokens", "input_tokens"),
+    "output_tokens": ("completion_tokens", "output_tokens"),
+    "total_tokens": ("tokens", "total_tokens"),
+    "cached_tokens": ("cached_tokens",),
+    "cache_write_tokens": ("cache_write_tokens",),
+    "reasoning_tokens": ("reasoning_tokens",),
+    "context_tokens": ("context_tokens",),
+    "requests": ("requests",),
+}
+
+
+class Usage(BaseModel):
+    """Tokens and cost of one answer (all of its model requests together).
+
+    ``cost`` is in USD, or ``None`` with ``cost_note`` saying why (never a made-up 0).
+    ``context_tokens`` is the provider's own count of the last request plus its answer: how
+    much of the window the conversation really fills, framing and tool schemas included.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: _Count
+    output_tokens: _Count
+    total_tokens: _Count
+    cached_tokens: _Count
+    cache_write_tokens: _Count
+    reasoning_tokens: _Count
+    context_tokens: _Count
+    cost: Annotated[float | None, Field(default=None, ge=0, allow_inf_nan=False)]
+    cost_note: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    requests: _Count
+
+    @property
+    def tokens(self) -> int | None:
+        """Total tokens: as reported, else input plus output when both are known."""
+        if self.total_tokens is not None:
+            return self.total_tokens
+        if self.input_tokens is not None and self.output_tokens is not None:
+            return self.input_tokens + self.output_tokens
+        return None
+
+    @property
+    def reported(self) -> bool:
+        """Whether any token count was reported at all."""
+        return any(
+            v is not None for v in (self.input_tokens, self.output_tokens, self.total_tokens)
+        )
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, Any]) -> Usage | None:
+        """Read the usage keys an agent put in ``metadata``; ``None`` if there are none.
+
+        Values of the wrong type (a string, a bool, a negative or non-finite number) are
+        ignored, so a careless agent cannot break the accounting of the turn.
+        """
+        found: dict[str, Any] = {}
+        for field, keys in _METADATA_KEYS.items():
+            for key in keys:
+                value = _count(metadata.get(key))
+                if value is not None:
+                    found[field] = value
+                    break
+        cost = metadata.get("cost")
+        if _is_number(cost) and math.isfinite(cost) and 0 <= cost <= MAX_TOKENS:
+            found["cost"] = float(cost)
+        for key in ("cost_note", "model", "provider"):
+            value = metadata.get(key)
+            if isinstance(value, str) and value:
+                found[key] = value
+        return cls(**found) if found else None
+
+    def as_metadata(self) -> dict[str, Any]:
+        """The specification's metadata keys (``tokens``, ``prompt_tokens``, ...) for this usage."""
+        out: dict[str, Any] = {}
+        for key, value in (
+            ("tokens", self.tokens),
+            ("prompt_tokens", self.input_tokens),
+            ("completion_tokens", self.output_tokens),
+            ("cached_tokens", self.cached_tokens),
+            ("reasoning_tokens", self.reasoning_tokens),
+            ("cost", self.cost),
+            ("cost_note", self.cost_note),
+            ("model", self.model),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+
+class ContextReport(BaseModel):
+    """How full the window is after a turn: tokens, window size, fraction and level."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tokens: NonNegativeInt
+    window: Annotated[int, Field(gt=0)]
+    fraction: float
+    level: UsageLevel
+
+
+class CleanupReport(BaseModel):
+    """What a context cleanup did: how many messages left the window, tokens before and after."""
+
+    model_config = ConfigDict(frozen=True)
+
+    trimmed: NonNegativeInt
+    tokens_before: NonNegativeInt
+    tokens_after: NonNegativeInt
+    window: Annotated[int, Field(gt=0)]
+    reason: str = "threshold"
+    warning: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.trimmed > 0
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOKENS:
+        return None
+    return value
