@@ -1,4 +1,4 @@
-"""Typed accounting of a turn: what it used (tokens, cost), how full the window is, what cleanup did.
+"""Typed accounting of a turn: what it used, how full the window is, what cleanup did.
 
 Agents may still report usage the specification's way, as ``metadata`` keys (``tokens``,
 ``prompt_tokens``, ``completion_tokens``, ``cost``); :meth:`Usage.from_metadata` reads them once,
@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any
-
 from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
 
@@ -29,6 +28,7 @@ class UsageLevel(StrEnum):
     GREEN = "green"
     YELLOW = "yellow"
     RED = "red"
+
 
 _Count = Annotated[int | None, Field(default=None, ge=0, le=10**15)]
 
