@@ -205,11 +205,11 @@ async def test_cleanup_moves_the_window_but_keeps_the_transcript() -> None:
     reports = []
     for i in range(5):
         response = await manager.chat("s", f"q{i}")
-        if "cleanup" in response.metadata:
-            reports.append(response.metadata["cleanup"])
+        if response.cleanup is not None:
+            reports.append(response.cleanup)
     assert reports, "the window passed 90 % and should have been trimmed"
-    assert reports[0]["tokens_before"] >= 90
-    assert reports[0]["tokens_after"] <= 60
+    assert reports[0].tokens_before >= 90
+    assert reports[0].tokens_after <= 60
     assert len(await manager.history("s")) == 10  # nothing deleted
     usage = await manager.usage("s")
     assert usage.tokens < 90  # trimmed to 60 %, then the answer was added
@@ -283,7 +283,8 @@ async def test_reported_usage_makes_the_count_exact() -> None:
     manager = SessionManager(ToolAgent())
     response = await manager.chat("s", "add")
     # The provider counted 40 prompt + 6 completion tokens: that is the window now.
-    assert response.metadata["context"]["tokens"] == 46
+    assert response.context is not None
+    assert response.context.tokens == 46
     assert (await manager.usage("s")).tokens == 46
 
 

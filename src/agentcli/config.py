@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     min_messages_to_keep: int = Field(DEFAULT_MIN_MESSAGES_TO_KEEP, ge=0)
     max_input_chars: int = Field(100_000, gt=0)
 
+    # One turn at a time per session, across processes: the session lease.
+    lease_ttl: float = Field(30.0, gt=0, le=86_400)  # how long a crashed holder blocks
+    lease_wait: float = Field(30.0, ge=0, le=86_400)  # how long a turn waits for a busy session
+
     # Provider calls: one retry layer (the SDK's), bounded waits.
     request_timeout: float = Field(30.0, gt=0)
     max_retries: int = Field(3, ge=0)

@@ -251,8 +251,8 @@ def _heading(message: Message, *, trimmed: bool) -> str:
 
 def _details(message: Message) -> str:
     details = [_when(message.timestamp), f"{message.tokens:,} tokens"]
-    model = (message.metadata or {}).get("model")
-    if isinstance(model, str):
+    model = message.usage.model if message.usage else None
+    if model:
         details.append(_code(model))
     if message.tool_call_id:
         details.append(f"answers {_code(message.tool_call_id)}")

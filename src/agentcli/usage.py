@@ -30,7 +30,7 @@ class UsageLevel(StrEnum):
     RED = "red"
 
 
-_Count = Annotated[int | None, Field(default=None, ge=0, le=10**15)]
+_Count = Annotated[int | None, Field(ge=0, le=10**15)]
 
 # The specification's metadata keys and ours, by typed field.
 _METADATA_KEYS = {
@@ -55,18 +55,18 @@ class Usage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    input_tokens: _Count
-    output_tokens: _Count
-    total_tokens: _Count
-    cached_tokens: _Count
-    cache_write_tokens: _Count
-    reasoning_tokens: _Count
-    context_tokens: _Count
-    cost: Annotated[float | None, Field(default=None, ge=0, allow_inf_nan=False)]
+    input_tokens: _Count = None
+    output_tokens: _Count = None
+    total_tokens: _Count = None
+    cached_tokens: _Count = None
+    cache_write_tokens: _Count = None
+    reasoning_tokens: _Count = None
+    context_tokens: _Count = None
+    cost: Annotated[float | None, Field(ge=0, allow_inf_nan=False)] = None
     cost_note: str | None = None
     model: str | None = None
     provider: str | None = None
-    requests: _Count
+    requests: _Count = None
 
     @property
     def tokens(self) -> int | None:
@@ -99,8 +99,9 @@ class Usage(BaseModel):
                     found[field] = value
                     break
         cost = metadata.get("cost")
-        if _is_number(cost) and math.isfinite(cost) and 0 <= cost <= MAX_TOKENS:
-            found["cost"] = float(cost)
+        if isinstance(cost, int | float) and not isinstance(cost, bool):
+            if math.isfinite(cost) and 0 <= cost <= MAX_TOKENS:
+                found["cost"] = float(cost)
         for key in ("cost_note", "model", "provider"):
             value = metadata.get(key)
             if isinstance(value, str) and value:
@@ -151,10 +152,6 @@ class CleanupReport(BaseModel):
     @property
     def changed(self) -> bool:
         return self.trimmed > 0
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _count(value: object) -> int | None:

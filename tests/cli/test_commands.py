@@ -85,15 +85,14 @@ def test_run_without_prompt_is_a_usage_error() -> None:
     assert "no prompt" in result.stderr
 
 
-def test_run_json_has_metadata_and_session() -> None:
+def test_run_json_has_usage_context_and_session() -> None:
     data = run_json("--agent", agent("GaugeAgent"), "fill 50")
-    metadata = data["metadata"]
-    assert isinstance(metadata, dict)
-    assert metadata["context"]["level"] == "green"
-    assert metadata["cost"] == 0.0012
-    session_id = metadata["session_id"]
+    assert data["context"]["level"] == "green"  # type: ignore[index]
+    assert data["usage"]["cost"] == 0.0012  # type: ignore[index]
+    session_id = data["session_id"]
+    assert isinstance(session_id, str)
     follow = run_json("--agent", agent("RepeatAgent"), "--session", session_id, "again")
-    assert follow["metadata"]["session_id"] == session_id  # type: ignore[index]
+    assert follow["session_id"] == session_id
     listed = json.loads(invoke("sessions", "list", "--json").stdout)
     assert [s["messages"] for s in listed] == [4]
 
@@ -101,7 +100,7 @@ def test_run_json_has_metadata_and_session() -> None:
 def test_run_continue_adds_to_the_latest_session() -> None:
     first = run_json("--agent", agent("RepeatAgent"), "one")
     second = run_json("--agent", agent("RepeatAgent"), "--continue", "two")
-    assert first["metadata"]["session_id"] == second["metadata"]["session_id"]  # type: ignore[index]
+    assert first["session_id"] == second["session_id"]
 
 
 def test_run_session_and_continue_together_is_a_usage_error() -> None:
@@ -187,7 +186,7 @@ def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
 
 def _make_session(text: str = "first question") -> str:
     data = run_json("--agent", agent("RepeatAgent"), text)
-    session_id = data["metadata"]["session_id"]  # type: ignore[index]
+    session_id = data["session_id"]
     assert isinstance(session_id, str)
     return session_id
 

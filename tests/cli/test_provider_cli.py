@@ -41,8 +41,8 @@ def test_run_with_an_openai_agent_reports_usage_and_cost(server: FakeServer) -> 
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["output"] == "Hello from the model"
-    assert data["metadata"]["prompt_tokens"] == 30
-    assert data["metadata"]["cost"] > 0
+    assert data["usage"]["input_tokens"] == 30
+    assert data["usage"]["cost"] > 0
     assert KEY not in result.output
 
 

@@ -13,6 +13,7 @@ from agentcli.cli import render
 from agentcli.cli.durations import parse_duration
 from agentcli.cli.exporting import format_for, parse_export_args
 from agentcli.messages import AgentResponse, Message, ToolCall
+from agentcli.usage import CleanupReport, ContextReport, Usage, UsageLevel
 
 
 def draw(*renderables: object) -> str:
@@ -55,14 +56,15 @@ def test_turn_line_shows_usage_and_cost() -> None:
         output="x",
         metadata={"tokens": 1234, "prompt_tokens": 1000, "completion_tokens": 234, "cost": 0.00421},
     )
-    context = {"tokens": 5000, "window": 100_000, "level": "green"}
+    context = ContextReport(tokens=5000, window=100_000, fraction=0.05, level=UsageLevel.GREEN)
     out = draw(render.turn_line(context, response))
     assert "turn 1,234 tokens (1,000 in, 234 out)" in out
     assert "$0.0042" in out
 
 
-def test_turn_line_without_a_level_takes_it_from_the_fraction() -> None:
-    out = draw(render.turn_line({"tokens": 950, "window": 1000}))
+def test_turn_line_is_drawn_in_the_level_colour() -> None:
+    context = ContextReport(tokens=950, window=1000, fraction=0.95, level=UsageLevel.RED)
+    out = draw(render.turn_line(context))
     assert "\x1b[31m█" in out  # red: 95 %
 
 
@@ -73,14 +75,14 @@ def test_format_cost(cost: float, text: str) -> None:
 
 def test_cleanup_lines() -> None:
     lines = render.cleanup_lines(
-        {"trimmed": 4, "tokens_before": 910, "tokens_after": 580, "window": 1000, "warning": None}
+        CleanupReport(trimmed=4, tokens_before=910, tokens_after=580, window=1000)
     )
     assert [str(line).split(" (")[0] for line in lines] == [
         "cleanup: trimmed 4 messages from the window, 91% → 58%"
     ]
     assert render.cleanup_lines(None) == []
     warned = render.cleanup_lines(
-        {"trimmed": 0, "tokens_before": 950, "tokens_after": 950, "window": 1000, "warning": "w"}
+        CleanupReport(trimmed=0, tokens_before=950, tokens_after=950, window=1000, warning="w")
     )
     assert [str(line) for line in warned] == ["cleanup warning: w"]
 
@@ -111,9 +113,9 @@ def test_cost_summary() -> None:
         Message(
             role="assistant",
             content="a",
-            metadata={"tokens": 10, "prompt_tokens": 6, "completion_tokens": 4, "cost": 0.5},
+            usage=Usage(total_tokens=10, input_tokens=6, output_tokens=4, cost=0.5),
         ),
-        Message(role="assistant", content="b", metadata={"tokens": 5}),
+        Message(role="assistant", content="b", usage=Usage(total_tokens=5)),
     ]
     text = str(render.cost_summary(messages))
     assert "2 answers with usage: 15 tokens (6 in, 4 out)" in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -113,21 +114,18 @@ async def _run(
 
 
 def _report(response: AgentResponse, session_id: str, json_output: bool) -> None:
-    error = response.metadata.get("error")
-    if error:
-        print_error(f"the agent reported an error: {error}")
+    if response.error is not None:
+        print_error(f"the agent reported an error: {response.error}")
     if json_output:
-        metadata = {**response.metadata, "session_id": session_id}
-        print(response.model_copy(update={"metadata": metadata}).model_dump_json())
+        print(json.dumps({"session_id": session_id, **response.model_dump(mode="json")}))
         return
     err = err_console()
     if not err.is_terminal:
         return
-    for line in render.cleanup_lines(response.metadata.get("cleanup")):
+    for line in render.cleanup_lines(response.cleanup):
         err.print(line)
-    context = response.metadata.get("context")
-    if isinstance(context, dict):
-        line = render.turn_line(context, response)
+    if response.context is not None:
+        line = render.turn_line(response.context, response)
         err.print(line.append(f" · session {session_id}", style="dim"))
     else:
         err.print(Text(f"session {session_id}", style="dim"))

@@ -10,20 +10,17 @@ from rich.text import Text
 from . import render
 
 if TYPE_CHECKING:
-    from ..session import SessionManager
+    from ..session import SessionManager, SessionSnapshot
 
-__all__ = ["context_breakdown"]
+__all__ = ["context_breakdown", "context_table"]
 
 
 async def context_breakdown(manager: SessionManager, session_id: str) -> Table:
     """Rows for the system prompt, messages by role, tool calls and results, and overhead."""
-    from ..tokens import count_message_tokens
+    return context_table(await manager.snapshot(session_id))
 
-    window = await manager.window(session_id)
-    usage = await manager.usage(session_id)
-    prompt = await manager.system_prompt_for(session_id)
-    system_tokens = count_message_tokens(prompt) if prompt else 0
 
+def _rows(snapshot: SessionSnapshot) -> dict[str, list[int]]:
     rows: dict[str, list[int]] = {
         "system messages": [0, 0],
         "user messages": [0, 0],
@@ -31,7 +28,7 @@ async def context_breakdown(manager: SessionManager, session_id: str) -> Table:
         "tool calls": [0, 0],
         "tool results": [0, 0],
     }
-    for message in window:
+    for message in snapshot.window:
         if message.role == "tool":
             key = "tool results"
         elif message.role == "assistant" and message.tool_calls:
@@ -42,8 +39,16 @@ async def context_breakdown(manager: SessionManager, session_id: str) -> Table:
             )
         rows[key][0] += 1
         rows[key][1] += message.tokens
-    counted = system_tokens + sum(tokens for _, tokens in rows.values())
-    overhead = max(0, usage.tokens - counted)
+    return rows
+
+
+def context_table(snapshot: SessionSnapshot) -> Table:
+    """The breakdown of ``snapshot``: its rows add up to the total shown."""
+    usage = snapshot.usage
+    system_tokens = min(snapshot.system_prompt_tokens, snapshot.overhead)
+    # The overhead is the provider's count beyond the messages; the system prompt is part of it.
+    other_overhead = snapshot.overhead - system_tokens
+    rows = _rows(snapshot)
 
     table = Table(show_edge=False, header_style="bold", title_justify="left")
     table.add_column("part")
@@ -54,17 +59,16 @@ async def context_breakdown(manager: SessionManager, session_id: str) -> Table:
     def share(tokens: int) -> str:
         return render.percent(tokens, usage.window)
 
-    table.add_row(
-        "system prompt", "1" if prompt else "0", f"{system_tokens:,}", share(system_tokens)
-    )
+    prompt_count = "1" if snapshot.system_prompt else "0"
+    table.add_row("system prompt", prompt_count, f"{system_tokens:,}", share(system_tokens))
     for name, (count, tokens) in rows.items():
         if count:
             table.add_row(name, f"{count:,}", f"{tokens:,}", share(tokens))
     table.add_row(
         Text("overhead (framing, tool schemas, provider count)", "dim"),
         "",
-        f"{overhead:,}",
-        share(overhead),
+        f"{other_overhead:,}",
+        share(other_overhead),
     )
     table.add_section()
     style = render.LEVEL_STYLE[usage.level.value]

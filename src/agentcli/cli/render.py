@@ -6,8 +6,8 @@ into a ``Text`` (never into markup).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from ..messages import AgentResponse, Message, ToolCall
+    from ..usage import CleanupReport, ContextReport
 
 __all__ = [
     "LEVEL_STYLE",
@@ -66,10 +67,9 @@ def gauge(tokens: int, window: int, level: str | None = None, width: int = BAR_W
     )
 
 
-def turn_line(context: Mapping[str, Any], response: AgentResponse | None = None) -> Text:
+def turn_line(context: ContextReport, response: AgentResponse | None = None) -> Text:
     """The gauge after a turn, with the turn's tokens and cost when the agent reported them."""
-    level = context.get("level")
-    line = gauge(int(context["tokens"]), int(context["window"]), str(level) if level else None)
+    line = gauge(context.tokens, context.window, context.level.value)
     if response is None:
         return line
     extras: list[str] = []
@@ -93,16 +93,15 @@ def format_cost(cost: float) -> str:
     return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
 
 
-def cleanup_lines(cleanup: Mapping[str, Any] | None) -> list[Text]:
+def cleanup_lines(cleanup: CleanupReport | None) -> list[Text]:
     """``cleanup: trimmed 4 messages, 91% → 58%`` (and the warning, when one was given)."""
-    if not cleanup:
+    if cleanup is None:
         return []
     lines: list[Text] = []
-    trimmed = int(cleanup.get("trimmed") or 0)
-    window = int(cleanup.get("window") or 0)
+    trimmed = cleanup.trimmed
     if trimmed:
-        before = percent(int(cleanup["tokens_before"]), window)
-        after = percent(int(cleanup["tokens_after"]), window)
+        before = percent(cleanup.tokens_before, cleanup.window)
+        after = percent(cleanup.tokens_after, cleanup.window)
         noun = "message" if trimmed == 1 else "messages"
         lines.append(
             Text(
@@ -111,9 +110,8 @@ def cleanup_lines(cleanup: Mapping[str, Any] | None) -> list[Text]:
                 style="bold yellow",
             )
         )
-    warning = cleanup.get("warning")
-    if warning:
-        lines.append(Text(f"cleanup warning: {sanitize_inline(str(warning), 300)}", "yellow"))
+    if cleanup.warning:
+        lines.append(Text(f"cleanup warning: {sanitize_inline(cleanup.warning, 300)}", "yellow"))
     return lines
 
 
@@ -182,27 +180,22 @@ def transcript(messages: Sequence[Message], window_start: int = 1) -> Iterable[R
 
 def cost_summary(messages: Sequence[Message]) -> Text:
     """Tokens and cost of the whole session, from what each answer recorded."""
-    totals = {"tokens": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    tokens = prompt = completion = 0
     cost = 0.0
     priced = turns = 0
     for message in messages:
-        meta = message.metadata or {}
-        if message.role != "assistant" or not meta:
+        usage = message.usage
+        if message.role != "assistant" or usage is None:
             continue
         turns += 1
-        for key in totals:
-            value = meta.get(key)
-            if isinstance(value, int) and not isinstance(value, bool):
-                totals[key] += value
-        value = meta.get("cost")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            cost += float(value)
+        tokens += usage.tokens or 0
+        prompt += usage.input_tokens or 0
+        completion += usage.output_tokens or 0
+        if usage.cost is not None:
+            cost += usage.cost
             priced += 1
     noun = "answer" if turns == 1 else "answers"
-    line = Text(
-        f"{turns} {noun} with usage: {totals['tokens']:,} tokens "
-        f"({totals['prompt_tokens']:,} in, {totals['completion_tokens']:,} out)"
-    )
+    line = Text(f"{turns} {noun} with usage: {tokens:,} tokens ({prompt:,} in, {completion:,} out)")
     if priced:
         line.append(f" · cost {format_cost(cost)}")
         if priced < turns:

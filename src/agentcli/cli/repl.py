@@ -274,14 +274,12 @@ class Repl:
         self.after_turn(task.result())
 
     def after_turn(self, response: AgentResponse) -> None:
-        error = response.metadata.get("error")
-        if error:
-            print_error(f"the agent reported an error: {error}")
-        for line in render.cleanup_lines(response.metadata.get("cleanup")):
+        if response.error is not None:
+            print_error(f"the agent reported an error: {response.error}")
+        for line in render.cleanup_lines(response.cleanup):
             self.console.print(line)
-        context = response.metadata.get("context")
-        if isinstance(context, dict):
-            self.console.print(render.turn_line(context, response))
+        if response.context is not None:
+            self.console.print(render.turn_line(response.context, response))
 
     async def show_usage(self) -> None:
         manager = await self.manager()

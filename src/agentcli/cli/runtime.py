@@ -103,6 +103,8 @@ def build_manager(
         min_messages_to_keep=settings.min_messages_to_keep,
         max_input_chars=settings.max_input_chars,
         system_prompt=system,
+        lease_ttl=settings.lease_ttl,
+        lease_wait=settings.lease_wait,
     )
 
 

@@ -1,0 +1,283 @@
+"""The session manager: the library's front door for running turns and reading sessions.
+
+Every turn and every change of a session runs under two guards: a per-session lock in this
+process (turns queue in order, for free) and the store's session lease (one turn at a time
+across processes and machines; a crashed holder blocks the session for at most the lease's
+time to live). Under the lease the cached window is checked against the store's last ``seq``
+and reloaded if another process moved it, and appends name the ``seq`` they follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from ..agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
+from ..context import (
+    DEFAULT_CLEANUP_TARGET,
+    DEFAULT_CLEANUP_THRESHOLD,
+    DEFAULT_CONTEXT_WINDOW,
+    DEFAULT_MIN_MESSAGES_TO_KEEP,
+    ContextTracker,
+    ContextUsage,
+)
+from ..errors import AgentCLIError, InvalidInputError
+from ..messages import AgentResponse, Message, check_storable
+from ..stores.base import SessionStore, validate_session_id
+from ..stores.lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, check_lease_times
+from ..usage import CleanupReport
+from .locks import KeyedLocks
+from .turn import Turn, TurnLog
+from .window_cache import (
+    SYSTEM_PROMPT_KEY,
+    SessionSnapshot,
+    WindowCache,
+    WindowState,
+    load_window,
+)
+from .writer import SessionWriter
+
+__all__ = ["SessionManager"]
+
+
+class SessionManager:
+    """Runs turns for many sessions against one agent and one store.
+
+    The defaults are the specification's: a 100,000-token window (or the agent's own, when it
+    knows its model's), cleanup at 90 % down to 60 %, always keeping the last 5 messages.
+    ``lease_wait`` is how long a turn waits for a session another turn holds before it fails
+    with ``SessionBusyError``; ``lease_ttl`` is how long a crashed holder can block it.
+    """
+
+    def __init__(
+        self,
+        agent: AgentInterface,
+        *,
+        store: SessionStore | None = None,
+        context_window_size: int | None = None,
+        cleanup_threshold: float = DEFAULT_CLEANUP_THRESHOLD,
+        cleanup_target: float = DEFAULT_CLEANUP_TARGET,
+        min_messages_to_keep: int = DEFAULT_MIN_MESSAGES_TO_KEEP,
+        max_input_chars: int = 100_000,
+        system_prompt: str | None = None,
+        token_counter: Callable[[str], int] | None = None,
+        cache_size: int = 512,
+        lease_ttl: float = DEFAULT_LEASE_TTL,
+        lease_wait: float = DEFAULT_LEASE_WAIT,
+    ) -> None:
+        if store is None:
+            from ..stores.memory import MemoryStore
+
+            store = MemoryStore()
+        self.agent = agent
+        self.store = store
+        self._window_override = context_window_size
+        # Validates the numbers once, up front, with a clear message.
+        ContextTracker(
+            self.context_window_size,
+            threshold=cleanup_threshold,
+            target=cleanup_target,
+            min_keep=min_messages_to_keep,
+        )
+        check_lease_times(lease_ttl, lease_wait)
+        self.cleanup_threshold = cleanup_threshold
+        self.cleanup_target = cleanup_target
+        self.min_messages_to_keep = min_messages_to_keep
+        self.max_input_chars = max_input_chars
+        self.system_prompt = system_prompt
+        self.lease_ttl = lease_ttl
+        self.lease_wait = lease_wait
+        self._count = token_counter
+        self._cache = WindowCache(cache_size)
+        self._locks = KeyedLocks()
+
+    @property
+    def context_window_size(self) -> int:
+        return self._window_override or self.agent.context_window or DEFAULT_CONTEXT_WINDOW
+
+    def set_agent(self, agent: AgentInterface) -> None:
+        """Switch the agent for later turns (the window size may change with it)."""
+        self.agent = agent
+        for state in self._cache:
+            state.tracker.window_size = self.context_window_size
+
+    # ------------------------------------------------------------------ turns
+
+    async def chat(self, session_id: str, text: str) -> AgentResponse:
+        """Run one turn and return the agent's response, with usage and cleanup recorded."""
+        response: AgentResponse | None = None
+        async for event in self.stream_events(session_id, text):
+            if isinstance(event, TurnComplete):
+                response = event.response
+        assert response is not None  # stream_events always ends with TurnComplete
+        return response
+
+    async def stream(self, session_id: str, text: str) -> AsyncGenerator[str, None]:
+        """Run one turn, yielding the answer's text as it arrives."""
+        events = self.stream_events(session_id, text)
+        try:
+            async for event in events:
+                if isinstance(event, TextDelta):
+                    yield event.text
+        finally:
+            await events.aclose()
+
+    async def stream_events(self, session_id: str, text: str) -> AsyncGenerator[StreamEvent, None]:
+        """Run one turn, yielding text, tool calls and tool results, then ``TurnComplete``.
+
+        If the consumer stops early (Ctrl-C, a client that went away), the partial answer is
+        stored marked ``interrupted`` and the session stays usable.
+        """
+        if session_id not in self._cache:  # ids in the cache were checked when they came in
+            validate_session_id(session_id)
+        self._check_input(text)
+        log = TurnLog(session_id, len(text))
+        try:
+            async with self._writing(session_id) as writer:
+                turn = Turn(self.agent, writer, text, count_tokens=self._tokens, log=log)
+                events = turn.run()
+                try:
+                    async for event in events:
+                        yield event
+                finally:
+                    # Closing the turn here (not at garbage collection) stores a partial
+                    # answer while this turn still holds the session.
+                    await events.aclose()
+        except (GeneratorExit, asyncio.CancelledError):
+            log.outcome = "interrupted"
+            raise
+        except AgentCLIError:
+            log.outcome = "error"
+            raise
+        finally:
+            log.emit(self.agent.name)
+
+    # ------------------------------------------------------------------ reading
+
+    async def history(self, session_id: str) -> list[Message]:
+        """The whole transcript, trimmed part included, in order."""
+        return await self.store.read(validate_session_id(session_id))
+
+    async def window(self, session_id: str) -> list[Message]:
+        """The messages the agent sees on the next turn."""
+        return list((await self.snapshot(session_id)).window)
+
+    async def usage(self, session_id: str) -> ContextUsage:
+        """How full the session's window is: tokens, window size, fraction, level, trimmed."""
+        return (await self.snapshot(session_id)).usage
+
+    async def system_prompt_for(self, session_id: str) -> str | None:
+        """The system prompt the session's next turn will use (its own, else the default)."""
+        return (await self.snapshot(session_id)).system_prompt
+
+    async def snapshot(self, session_id: str) -> SessionSnapshot:
+        """The session's window, usage, overhead and system prompt as of now."""
+        validate_session_id(session_id)
+        async with self._locks.hold(session_id):
+            info = await self.store.info(session_id)
+            state = await self._state(session_id, info.last_seq if info else 0)
+            prompt = state.system_prompt
+            return SessionSnapshot(
+                session_id=session_id,
+                window=tuple(state.window),
+                usage=state.usage(),
+                overhead=state.overhead,
+                system_prompt=prompt,
+                system_prompt_tokens=self._tokens(prompt) if prompt else 0,
+                last_seq=state.last_seq,
+            )
+
+    # ------------------------------------------------------------------ changing
+
+    async def compact(self, session_id: str) -> CleanupReport:
+        """Trim the window to the cleanup target now, whatever its level."""
+        async with self._writing(validate_session_id(session_id)) as writer:
+            return await writer.apply(writer.plan(), reason="compact")
+
+    async def clear(self, session_id: str) -> None:
+        """Delete the session and its transcript."""
+        async with self._writing(validate_session_id(session_id)):
+            await self.store.delete(session_id)
+            self._cache.drop(session_id)
+
+    async def set_system_prompt(self, session_id: str, prompt: str | None) -> None:
+        """Set (or with ``None`` remove) the session's system prompt, kept apart from input."""
+        if prompt is not None:
+            self._check_text(prompt)
+        async with self._writing(validate_session_id(session_id)):
+            await self.store.set_state(session_id, metadata={SYSTEM_PROMPT_KEY: prompt})
+            self._cache.drop(session_id)
+
+    async def close(self) -> None:
+        await self.agent.aclose()
+        await self.store.close()
+
+    # ------------------------------------------------------------------ guards and state
+
+    @asynccontextmanager
+    async def _writing(self, session_id: str) -> AsyncIterator[SessionWriter]:
+        """Hold the session (local lock, then the store's lease) with a current window."""
+        async with (
+            self._locks.hold(session_id),
+            self.store.lease(session_id, ttl=self.lease_ttl, wait=self.lease_wait) as lease,
+        ):
+            state = await self._state(session_id, lease.last_seq)
+            yield SessionWriter(self.store, self._cache, session_id, state)
+
+    async def _state(self, session_id: str, last_seq: int) -> WindowState:
+        """The cached window if it is current (the store's last ``seq`` is ``last_seq``),
+        else a fresh one read from the store."""
+        state = self._cache.get(session_id)
+        if state is not None and state.last_seq == last_seq:
+            return state
+        state = await load_window(
+            self.store,
+            session_id,
+            default_system_prompt=self.system_prompt,
+            new_tracker=self._new_tracker,
+            count_tokens=self._tokens,
+        )
+        self._cache.put(session_id, state)
+        return state
+
+    def _new_tracker(self, tokens: int) -> ContextTracker:
+        return ContextTracker(
+            self.context_window_size,
+            threshold=self.cleanup_threshold,
+            target=self.cleanup_target,
+            min_keep=self.min_messages_to_keep,
+            tokens=tokens,
+        )
+
+    def _check_input(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise InvalidInputError(f"input must be text, not {type(text).__name__}")
+        if not text.strip():
+            raise InvalidInputError("input is empty")
+        if len(text) > self.max_input_chars:
+            raise InvalidInputError(
+                f"input is {len(text):,} characters, over the limit of {self.max_input_chars:,} "
+                "(raise max_input_chars / AGENTCLI_MAX_INPUT_CHARS to allow more)"
+            )
+        self._check_text(text)
+
+    @staticmethod
+    def _check_text(text: str) -> None:
+        try:
+            check_storable(text)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from None
+
+    def _tokens(self, text: str) -> int:
+        if self._count is not None:
+            return self._count(text)
+        from ..tokens import count_message_tokens
+
+        return count_message_tokens(text)
+
+    def __repr__(self) -> str:
+        return (
+            f"SessionManager(agent={self.agent!r}, store={type(self.store).__name__}, "
+            f"window={self.context_window_size})"
+        )

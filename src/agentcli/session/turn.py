@@ -1,0 +1,272 @@
+"""One turn, as a sequence of small steps (the session's lease is already held):
+
+1. store the user's message (it is never lost, whatever happens next) and trim if needed;
+2. build the window the agent may see and stream the agent's events;
+3. store what the agent produced: whole tool units and the answer, with its usage; a failure is
+   stored as a failed entry, a cancelled stream as an interrupted answer;
+4. trim the window if it is too full, and report how full it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable
+
+from pydantic import JsonValue
+
+from .._units import complete_units
+from ..agent import (
+    AgentInterface,
+    StreamEvent,
+    TextDelta,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnComplete,
+)
+from ..errors import AgentCLIError, AgentError, ContextLengthError
+from ..messages import AgentContext, AgentResponse, Message, ToolCall
+from ..usage import CleanupReport, ContextReport, Usage
+from .window_cache import OVERHEAD_KEY
+from .writer import SessionWriter
+
+__all__ = ["Turn", "TurnLog"]
+
+logger = logging.getLogger("agentcli.session")
+
+
+class TurnLog:
+    """Collects the fields of the one structured log record a turn writes."""
+
+    __slots__ = ("history_length", "input_length", "outcome", "session_id", "started", "tokens")
+
+    def __init__(self, session_id: str, input_length: int) -> None:
+        self.session_id = session_id
+        self.input_length = input_length
+        self.history_length = 0
+        self.tokens = 0
+        self.outcome = "ok"
+        self.started = time.perf_counter()
+
+    def emit(self, agent: str) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        level = logging.INFO if self.outcome in {"ok", "interrupted"} else logging.WARNING
+        logger.log(
+            level,
+            "turn %s",
+            self.outcome,
+            extra={
+                "session_id": self.session_id,
+                "agent": agent,
+                "input_length": self.input_length,
+                "history_length": self.history_length,
+                "tokens": self.tokens,
+                "duration_ms": round((time.perf_counter() - self.started) * 1000, 3),
+                "outcome": self.outcome,
+            },
+        )
+
+
+class _Progress:
+    """What a turn's event stream has delivered so far."""
+
+    __slots__ = ("calls", "chunks", "response", "results")
+
+    def __init__(self) -> None:
+        self.calls: dict[str, ToolCall] = {}
+        self.results: list[Message] = []
+        self.chunks: list[str] = []
+        self.response: AgentResponse | None = None
+
+    def observe(self, event: StreamEvent) -> bool:
+        """Record ``event``; ``False`` for the final one, which the turn re-issues."""
+        if isinstance(event, TurnComplete):
+            self.response = event.response
+            return False
+        if isinstance(event, TextDelta):
+            self.chunks.append(event.text)
+        elif isinstance(event, ToolCallEvent):
+            self.calls[event.call.id] = event.call
+        elif isinstance(event, ToolResultEvent):
+            self.results.append(event.message)
+        return True
+
+    @property
+    def started_answering(self) -> bool:
+        """Whether text reached the caller or tools ran (a retry could repeat their effects)."""
+        return bool(self.chunks or self.calls)
+
+    def finished_tools(self) -> list[Message]:
+        """The tool calls whose results arrived, as whole units."""
+        done = [r for r in self.results if r.tool_call_id in self.calls]
+        if not done:
+            return []
+        answered = tuple(self.calls[r.tool_call_id] for r in done if r.tool_call_id)
+        return complete_units([Message(role="assistant", tool_calls=answered), *done])
+
+
+class Turn:
+    """Runs one turn of ``agent`` on the session ``writer`` writes to."""
+
+    __slots__ = ("agent", "count", "log", "progress", "text", "writer")
+
+    def __init__(
+        self,
+        agent: AgentInterface,
+        writer: SessionWriter,
+        text: str,
+        *,
+        count_tokens: Callable[[str], int],
+        log: TurnLog,
+    ) -> None:
+        self.agent = agent
+        self.writer = writer
+        self.text = text
+        self.count = count_tokens
+        self.log = log
+        self.progress = _Progress()
+
+    async def run(self) -> AsyncGenerator[StreamEvent, None]:
+        writer = self.writer
+        await writer.append([Message(role="user", content=self.text, tokens=self.count(self.text))])
+        cleanup = await writer.maybe_trim()
+        self.log.history_length = len(writer.state.window) - 1
+        try:
+            for attempt in (1, 2):
+                try:
+                    async for event in self._agent_events():
+                        yield event
+                    break
+                except ContextLengthError:
+                    # The provider counted more than we did: trim harder and retry once,
+                    # unless part of the answer already went out.
+                    if attempt == 2 or self.progress.started_answering:
+                        raise
+                    cleanup = await writer.apply(writer.plan(hard=True), reason="context_length")
+        except (GeneratorExit, asyncio.CancelledError):
+            await asyncio.shield(self._store_outcome(self._interrupted()))
+            raise
+        except Exception as exc:
+            await asyncio.shield(self._store_outcome(self._failed(exc)))
+            if isinstance(exc, AgentCLIError):
+                raise
+            raise AgentError(f"the agent failed: {type(exc).__name__}: {exc}") from exc
+        progress = self.progress
+        response = progress.response or AgentResponse(output="".join(progress.chunks))
+        response = await self._record(response, cleanup)
+        self.log.tokens = response.tokens or 0
+        if response.is_error:
+            self.log.outcome = "agent_error"
+        yield TurnComplete(response)
+
+    async def _agent_events(self) -> AsyncGenerator[StreamEvent, None]:
+        state = self.writer.state
+        # Built without re-validation: every message in the window was validated when made,
+        # and walking 1,000 of them again would make each turn cost grow with the history.
+        context = AgentContext.model_construct(
+            input=self.text,
+            session_id=self.writer.session_id,
+            conversation_history=state.window[:-1],
+            system_prompt=state.system_prompt,
+            metadata={},
+        )
+        events = self.agent.stream_events(context)
+        try:
+            async for event in events:
+                if self.progress.observe(event):
+                    yield event
+        finally:
+            # Closed here, not by the garbage collector, so an interrupted turn ends the
+            # provider's stream (and returns its connection) at once.
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _record(
+        self, response: AgentResponse, cleanup: CleanupReport | None
+    ) -> AgentResponse:
+        """Store the agent's tool units and answer, calibrate tokens, trim, and report."""
+        writer, state = self.writer, self.writer.state
+        usage = response.usage
+        units = complete_units(response.messages)
+        # After tool rounds, output tokens sum every round; the rounds' own tokens are on
+        # their tool-call messages, so the answer is counted on its own.
+        reported = None if units or usage is None else usage.output_tokens
+        tokens = reported or self.count(response.output)
+        failed = response.is_error
+        added = sum(m.tokens for m in units) + (0 if failed else tokens)
+        overhead = _reported_overhead(usage, state.tracker.tokens - state.overhead + added)
+        metadata: dict[str, JsonValue] = {}
+        if overhead is not None:
+            # Kept on the answer, so a later process starts from the provider's exact count.
+            metadata[OVERHEAD_KEY] = overhead
+        if response.error is not None:
+            metadata["error"] = response.error
+        answer = Message(
+            role="assistant",
+            content=response.output,
+            tokens=tokens,
+            status="failed" if failed else "complete",
+            usage=usage,
+            metadata=metadata or None,
+        )
+        await writer.append([*units, answer])
+        if overhead is not None:
+            state.tracker.tokens += overhead - state.overhead
+            state.overhead = overhead
+        cleanup = await writer.maybe_trim() or cleanup
+        tracker = state.tracker
+        context = ContextReport.model_construct(
+            tokens=tracker.tokens,
+            window=tracker.window_size,
+            fraction=round(tracker.fraction, 4),
+            level=tracker.level,
+        )
+        return response.model_copy(update={"context": context, "cleanup": cleanup})
+
+    def _failed(self, exc: BaseException) -> list[Message]:
+        """Keep the tool calls that finished (their effects happened) and mark the failure."""
+        failed = Message(
+            role="assistant",
+            status="failed",
+            metadata={"error": f"{type(exc).__name__}: {_short(str(exc))}"},
+        )
+        return [*self.progress.finished_tools(), failed]
+
+    def _interrupted(self) -> list[Message]:
+        """What an interrupted turn keeps: the tool calls that finished, and the partial text."""
+        text = "".join(self.progress.chunks)
+        partial = Message(
+            role="assistant", content=text, tokens=self.count(text), status="interrupted"
+        )
+        return [*self.progress.finished_tools(), partial]
+
+    async def _store_outcome(self, messages: list[Message]) -> None:
+        try:
+            await self.writer.append(messages)
+        except Exception:
+            # The turn is already failing; keep its original error, log this one.
+            logger.exception(
+                "could not record the outcome of a turn",
+                extra={"session_id": self.writer.session_id},
+            )
+            self.writer.cache.drop(self.writer.session_id)
+
+
+def _reported_overhead(usage: Usage | None, message_tokens: int) -> int | None:
+    """What the window costs beyond its messages (system prompt, tool schemas, framing), from
+    the provider's own count: ``context_tokens``, else input plus output tokens."""
+    if usage is None:
+        return None
+    used = usage.context_tokens
+    if used is None:
+        if usage.input_tokens is None or usage.output_tokens is None:
+            return None
+        used = usage.input_tokens + usage.output_tokens
+    return max(0, used - message_tokens)
+
+
+def _short(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

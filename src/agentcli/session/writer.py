@@ -1,0 +1,97 @@
+"""Writes to one session while its lease is held: appends that name the ``seq`` they follow,
+and trims of the window (the store keeps the whole transcript; only the window's start moves).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..context import TrimPlan, apply_trim
+from ..errors import SessionConflictError
+from ..messages import Message
+from ..stores.base import SessionStore
+from ..usage import CleanupReport
+from .window_cache import WindowCache, WindowState
+
+__all__ = ["SessionWriter"]
+
+logger = logging.getLogger("agentcli.session")
+
+
+class SessionWriter:
+    """Appends and trims for ``session_id``, keeping the cached ``state`` in step."""
+
+    __slots__ = ("cache", "session_id", "state", "store")
+
+    def __init__(
+        self, store: SessionStore, cache: WindowCache, session_id: str, state: WindowState
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.session_id = session_id
+        self.state = state
+
+    async def append(self, messages: list[Message]) -> None:
+        """Store ``messages`` right after the last one we know of, or write nothing."""
+        if not messages:
+            return
+        state = self.state
+        try:
+            stored = await self.store.append(
+                self.session_id, messages, expected_last_seq=state.last_seq
+            )
+        except SessionConflictError:
+            # We lost the lease and another turn was stored: our window is stale.
+            self.cache.drop(self.session_id)
+            raise
+        state.last_seq = stored[-1].seq
+        for message in stored:
+            if message.in_window:
+                state.window.append(message)
+                state.tracker.add(message.tokens)
+
+    async def maybe_trim(self) -> CleanupReport | None:
+        """Trim to the cleanup target if the window reached the threshold."""
+        if not self.state.tracker.needs_cleanup:
+            return None
+        return await self.apply(self.plan())
+
+    def plan(self, *, hard: bool = False) -> TrimPlan:
+        """Plan a trim to the cleanup target; ``hard`` (the provider said the request is too
+        long) halves what is there and keeps only the newest message."""
+        state = self.state
+        tracker = state.tracker
+        if hard:
+            # Our count was too low, so aim well below both the target and what we counted.
+            target, keep = min(tracker.target, tracker.fraction) / 2, 1
+        else:
+            # The newest message is the input being answered: it always stays.
+            target, keep = tracker.target, max(1, tracker.min_keep)
+        return tracker.plan(state.window, state.overhead, target=target, min_keep=keep)
+
+    async def apply(self, plan: TrimPlan, reason: str = "threshold") -> CleanupReport:
+        """Move the window's start as ``plan`` says, in the store and in the cache."""
+        state = self.state
+        before = state.tracker.tokens
+        if plan.changed:
+            window = apply_trim(state.window, plan.drop)
+            start = next((m.seq for m in window if m.role != "system"), state.last_seq + 1)
+            await self.store.set_state(self.session_id, window_start=start)
+            state.window = window
+            state.trimmed += plan.drop
+            state.tracker.tokens = plan.tokens_after
+        state.warning = plan.warning
+        report = CleanupReport(
+            trimmed=plan.drop,
+            tokens_before=before,
+            tokens_after=state.tracker.tokens,
+            window=state.tracker.window_size,
+            reason=reason,
+            warning=plan.warning,
+        )
+        if plan.changed or plan.warning:
+            logger.info(
+                "context cleanup",
+                extra={"session_id": self.session_id, **report.model_dump()},
+            )
+        return report
