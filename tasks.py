@@ -2,6 +2,7 @@
 """The project's task runner: people and CI call the same commands.
 
     python3 tasks.py test        install pinned dependencies into .venv, run the whole suite
+                                 under coverage (branches, subprocesses) and print the report
     python3 tasks.py lint        ruff check and ruff format --check
     python3 tasks.py types       mypy --strict over src/ and tests/
     python3 tasks.py check       lint, types and test, in that order
@@ -55,10 +56,28 @@ def install() -> None:
     STAMP.write_text(wanted)
 
 
+# pytest options that run part of the suite (test paths and -k/-m expressions count too).
+PARTIAL = {"-x", "--exitfirst", "--lf", "--last-failed", "--sw", "--stepwise", "--deselect"}
+
+
+def _partial(extra: tuple[str, ...]) -> bool:
+    return any(
+        not arg.startswith("-") or arg.startswith(("-k", "-m")) or arg.split("=")[0] in PARTIAL
+        for arg in extra
+    )
+
+
 def test(*extra: str) -> None:
+    """The suite under coverage (branches, and the processes the tests start): pytest-cov
+    prints the report just before pytest's summary line, which stays the last line.
+
+    ``fail_under`` in pyproject.toml is enforced for the whole suite only: a run of some tests
+    (``tasks.py test tests/test_x.py``, ``-k``, ``-x`` ...) prints its figure without failing.
+    """
     install()
+    threshold = ("--cov-fail-under=0",) if _partial(extra) else ()
     # Exit code 5 means pytest collected no tests: treat it as the failure it is.
-    code = run(PYTHON, "-m", "pytest", *extra, check=False)
+    code = run(PYTHON, "-m", "pytest", "--cov", *threshold, *extra, check=False)
     if code == 5:
         print("pytest collected no tests", file=sys.stderr)
         sys.exit(1)

@@ -2,11 +2,87 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests: few examples while developing, many in CI (.ci/run sets
+# HYPOTHESIS_PROFILE=ci). Tests do not set max_examples themselves, so the profile decides.
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("ci", max_examples=1000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+class NetworkBlockedError(RuntimeError):
+    """A test tried to reach a host other than this machine's loopback."""
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
+
+
+def _is_local(host: object) -> bool:
+    """Loopback (127.0.0.0/8, ::1, localhost), the unspecified address, or no host at all."""
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    name = host.strip("[]").split("%", 1)[0].rstrip(".").lower()
+    if name in ("", *_LOOPBACK_NAMES) or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def _refuse(what: str, target: object) -> NetworkBlockedError:
+    return NetworkBlockedError(
+        f"tests may not reach the network: {what} {target!r} is not loopback. Point the client "
+        "at a server on 127.0.0.1 (see tests/providers/fake_http.py) instead."
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_only() -> Iterator[None]:
+    """Refuse, in the test process, any connection or name lookup that leaves this machine:
+    a test that would talk to a real provider fails loudly instead of hanging or costing money.
+    Unix sockets and other families are untouched; processes the tests start are not guarded."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def checked(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+            raise _refuse("connect to", address)
+
+    def connect(self: socket.socket, address: Any) -> None:
+        checked(self, address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        checked(self, address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_local(host):
+            raise _refuse("look up", host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", connect)
+        patch.setattr(socket.socket, "connect_ex", connect_ex)
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,8 +1,8 @@
-"""The cleanup policy, proven over thousands of random histories (hypothesis)."""
+"""The cleanup policy, proven over random histories (hypothesis; how many: tests/conftest.py)."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from agentcli.context import (
@@ -55,9 +55,6 @@ def _orphans(window: list[Message]) -> list[str]:
 
 
 Policy = tuple[int, float, int]
-# 1,000 random histories per property (4,000 in all) keep the file near ten seconds.
-EXAMPLES = 1000
-
 policy = st.tuples(
     st.integers(200, 20_000),  # window size
     st.floats(0.1, 0.85),  # target
@@ -71,14 +68,12 @@ def _trim(history: list[Message], p: Policy) -> tuple[TrimPlan, list[Message]]:
     return plan, apply_trim(history, plan.drop)
 
 
-@settings(max_examples=EXAMPLES, deadline=None)
 @given(histories(), policy)
 def test_trim_never_orphans_a_tool_call_or_result(history: list[Message], p: Policy) -> None:
     _, kept = _trim(history, p)
     assert _orphans(kept) == []
 
 
-@settings(max_examples=EXAMPLES, deadline=None)
 @given(histories(), policy)
 def test_trim_keeps_system_messages_and_the_last_n(history: list[Message], p: Policy) -> None:
     keep = p[2]
@@ -92,7 +87,6 @@ def test_trim_keeps_system_messages_and_the_last_n(history: list[Message], p: Po
     assert kept_body == body[len(body) - len(kept_body) :]
 
 
-@settings(max_examples=EXAMPLES, deadline=None)
 @given(histories(), policy)
 def test_trim_reaches_the_target_whenever_possible(history: list[Message], p: Policy) -> None:
     plan, kept = _trim(history, p)
@@ -116,7 +110,6 @@ def test_trim_reaches_the_target_whenever_possible(history: list[Message], p: Po
                 assert plan.tokens_before - sum(m.tokens for m in body[:cut]) > plan.target
 
 
-@settings(max_examples=EXAMPLES, deadline=None)
 @given(histories(), policy)
 def test_trimming_twice_equals_trimming_once(history: list[Message], p: Policy) -> None:
     _, once = _trim(history, p)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from agentcli.errors import InvalidInputError, SessionNotFoundError
@@ -354,7 +354,6 @@ def test_plain_ids_keep_a_readable_name() -> None:
     assert export_filename("trip ✈", "md").startswith("session-trip-")
 
 
-@settings(max_examples=300, deadline=None)
 @given(session_id=st.text(max_size=300), fmt=st.sampled_from(["json", "md"]))
 def test_any_id_gives_a_name_inside_the_directory(session_id: str, fmt: ExportFormat) -> None:
     base = Path("/srv/exports")

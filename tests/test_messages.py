@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -38,13 +38,11 @@ messages = st.builds(
 )
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.lists(messages, max_size=5))
 def test_every_field_round_trips_through_json(batch: list[Message]) -> None:
     assert messages_adapter.validate_json(messages_adapter.dump_json(batch)) == batch
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.lists(messages, max_size=5))
 def test_every_field_round_trips_through_python(batch: list[Message]) -> None:
     dumped = messages_adapter.dump_python(batch, mode="json")

@@ -1,4 +1,4 @@
-"""Logging setup for the command line and the server: plain text or one JSON object a line.
+"""Logging setup for the command line: plain text or one JSON object a line.
 
 The library itself only logs to ``logging.getLogger("agentcli...")``; it never configures
 handlers. Records carry structured fields in ``extra`` (session id, lengths, tokens, duration,

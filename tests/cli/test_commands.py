@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from agentcli.cli.app import app
+from agentcli.cli.cmd_sessions import prune_cutoff, prune_sessions
 from agentcli.cli.exits import AGENT_ERROR, CONFIG_ERROR, FAILED, SESSION_ERROR, USAGE
 
 from .terminal import agent
@@ -293,18 +294,23 @@ def test_sessions_prune(workdir: Path) -> None:
     assert invoke("sessions", "prune", "--older-than", "99999999999d").exit_code == USAGE
 
 
-def test_prune_deletes_old_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prune_deletes_old_sessions(capsys: pytest.CaptureFixture[str]) -> None:
+    """The clock is an argument: 40 days from now, a session made now is 40 days old."""
     _make_session()
     later = datetime.now(UTC) + timedelta(days=40)
+    prune_sessions("30d", dry_run=True, now=later)
+    assert "would delete 1" in capsys.readouterr().err
+    prune_sessions("60d", dry_run=False, now=later)
+    assert "deleted 0" in capsys.readouterr().err
+    prune_sessions("30d", dry_run=False, now=later)
+    assert "deleted 1" in capsys.readouterr().err
+    assert json.loads(invoke("sessions", "list", "--json").stdout) == []
 
-    class Later(datetime):
-        @classmethod
-        def now(cls, tz: object = None) -> Later:
-            return cls.fromtimestamp(later.timestamp(), UTC)
 
-    monkeypatch.setattr("agentcli.cli.cmd_sessions.datetime", Later)
-    result = invoke("sessions", "prune", "--older-than", "30d")
-    assert "deleted 1" in result.stderr
+def test_prune_cutoff_goes_back_no_further_than_year_one() -> None:
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    assert prune_cutoff(timedelta(days=30), now) == datetime(2026, 1, 30, tzinfo=UTC)
+    assert prune_cutoff(timedelta(days=10**6), now) == datetime.min.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------- introspection

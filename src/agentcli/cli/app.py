@@ -15,7 +15,7 @@ __all__ = ["app"]
 
 app = typer.Typer(
     name="agentcli",
-    help="Build, run and serve LLM agents: chat in the terminal, run one-shot prompts, "
+    help="Build and run LLM agents: chat in the terminal, run one-shot prompts, "
     "keep sessions that resume.",
     no_args_is_help=True,
     add_completion=False,
@@ -73,7 +73,7 @@ def main_options(
         ),
     ] = False,
 ) -> None:
-    """Build, run and serve LLM agents."""
+    """Build and run LLM agents."""
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,6 +26,7 @@ __all__ = [
     "export_session_command",
     "import_session_command",
     "list_sessions",
+    "prune_cutoff",
     "prune_sessions",
     "show_session",
 ]
@@ -133,15 +134,21 @@ def delete_sessions(session_ids: list[str]) -> None:
         raise SessionNotFoundError(", ".join(missing))
 
 
-def prune_sessions(older_than: str, *, dry_run: bool) -> None:
+def prune_cutoff(age: timedelta, now: datetime) -> datetime:
+    """Sessions last active before this are older than ``age``; no earlier than year 1."""
+    return now - min(age, now - datetime.min.replace(tzinfo=UTC))
+
+
+def prune_sessions(older_than: str, *, dry_run: bool, now: datetime | None = None) -> None:
+    """Delete (or count, with ``dry_run``) sessions inactive for longer than ``older_than``,
+    measured back from ``now`` (the current time unless given)."""
     from .durations import parse_duration
 
     try:
         age = parse_duration(older_than)
     except ValueError as exc:
         raise CLIExit(USAGE, str(exc)) from None
-    now = datetime.now(UTC)
-    before = now - min(age, now - datetime.min.replace(tzinfo=UTC))  # no earlier than year 1
+    before = prune_cutoff(age, datetime.now(UTC) if now is None else now)
 
     async def work(store: SessionStore) -> int:
         if dry_run:

@@ -1,8 +1,7 @@
 """Session stores: where transcripts live. ``open_store(url)`` picks one from a URL.
 
 ``memory://`` (this process only), ``sqlite:////abs/path.db`` or ``sqlite:///relative.db``
-(the default, embedded; the SQLAlchemy convention),
-``redis://host:port/db`` and ``postgresql://user@host/db`` (extras, for many machines).
+(the default, embedded; the SQLAlchemy convention).
 """
 
 from __future__ import annotations
@@ -45,6 +44,5 @@ def open_store(url: str) -> SessionStore:
 
         return SQLiteStore.from_url(url)
     raise ConfigError(
-        f"unknown store URL {url.split('@')[-1]!r}: use memory://, sqlite:////abs/path/file.db"
-        " (redis:// and postgresql:// come with the server extras)"
+        f"unknown store URL {url.split('@')[-1]!r}: use memory:// or sqlite:////abs/path/file.db"
     )
