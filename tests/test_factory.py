@@ -78,3 +78,30 @@ def test_default_spec_follows_default_model(monkeypatch: pytest.MonkeyPatch) -> 
     assert default_spec(load_settings(env_file=None)) == "anthropic:claude-sonnet-4-5"
     monkeypatch.setenv("DEFAULT_MODEL", "ollama:llama3.2")
     assert default_spec(load_settings(env_file=None)) == "ollama:llama3.2"
+
+
+def test_every_place_reads_the_one_provider_table() -> None:
+    from agentcli.agents.offline import OFFLINE_NOTICE
+    from agentcli.agents.registry import PROVIDERS, keyed_providers
+    from agentcli.cli.cmd_info import agent_rows
+    from agentcli.cli.slash import AGENT_SPECS
+
+    settings = load_settings(env_file=None)
+    rows = {row["spec"]: row for row in agent_rows(settings)}
+    assert list(PROVIDERS) == ["openai", "anthropic", "ollama"]
+    for prefix, info in PROVIDERS.items():
+        assert parse_spec(info.example_spec).kind == prefix  # the factory
+        assert info.example_spec in AGENT_SPECS  # the REPL's Tab completion
+        assert info.example_spec in rows[f"{prefix}:MODEL"]["description"]  # agentcli agents
+    for info in keyed_providers():
+        assert f"set {info.key_variable}" in rows[f"{info.prefix}:MODEL"]["note"]
+        assert str(info.key_variable) in OFFLINE_NOTICE
+    ollama = PROVIDERS["ollama"]
+    assert ollama.key_variable is None
+    assert settings.ollama_base_url == ollama.default_base_url
+    assert ollama.default_base_url in rows["ollama:MODEL"]["note"]
+
+
+def test_an_unknown_spec_lists_every_provider() -> None:
+    with pytest.raises(ConfigError, match="openai:MODEL, anthropic:MODEL, ollama:MODEL"):
+        parse_spec("gpt4")

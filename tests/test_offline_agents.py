@@ -18,8 +18,12 @@ async def test_echo_streams_word_by_word_and_reports_usage() -> None:
     assert words[:3] == ["You ", "said: ", "hello "]
     final = events[-1]
     assert isinstance(final, TurnComplete)
-    meta = final.response.metadata
-    assert meta["tokens"] == meta["prompt_tokens"] + meta["completion_tokens"] > 0
+    usage = final.response.usage
+    assert usage is not None
+    assert usage.input_tokens is not None
+    assert usage.output_tokens is not None
+    assert usage.tokens == usage.input_tokens + usage.output_tokens > 0
+    assert (usage.cost, usage.model) == (0.0, "echo")
     assert "offline echo agent" in final.response.output
     assert "OPENAI_API_KEY" in final.response.output
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from agentcli import AgentContext, AgentResponse, FunctionAgent, MemoryStore, SessionManager
-from agentcli.agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
+from agentcli.agent import AgentInterface, StreamEvent, TextDelta
 from agentcli.errors import ContextLengthError, SessionBusyError, StoreError
 from agentcli.messages import Message, ToolCall
 
@@ -144,7 +144,6 @@ class TextThenTooLong(AgentInterface):
         self.calls += 1
         yield TextDelta("partial ")
         raise ContextLengthError("prompt is too long", provider="fake", status=400)
-        yield TurnComplete(AgentResponse(output="never"))  # pragma: no cover
 
 
 async def test_no_retry_after_context_length_once_text_went_out() -> None:

@@ -29,6 +29,10 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("agentcli", appauthor=False))
 
 
+# Ollama's OpenAI-compatible endpoint on this machine; the provider table reads it from here.
+OLLAMA_DEFAULT_BASE_URL = "http://127.0.0.1:11434/v1"
+
+
 class Settings(BaseSettings):
     """Every setting agentcli reads. Construct with ``load_settings()`` for clear errors."""
 
@@ -46,7 +50,7 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = Field(None, validation_alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(None, validation_alias="ANTHROPIC_BASE_URL")
     ollama_base_url: str = Field(
-        "http://127.0.0.1:11434/v1",
+        OLLAMA_DEFAULT_BASE_URL,
         validation_alias=AliasChoices("AGENTCLI_OLLAMA_BASE_URL", "OLLAMA_BASE_URL"),
     )
     default_model: str | None = Field(

@@ -105,7 +105,9 @@ class MCPTool(Tool):
         except MCPError as exc:
             raise ToolError(f"MCP server {self.server.label} failed: {exc.message}") from exc
         text = _result_text(result)
-        return f"error: {text}" if result.is_error else text
+        if result.is_error:  # the server's word for a failure: a result marked is_error
+            raise ToolError(text or f"MCP tool {self.remote_name!r} reported a failure")
+        return text
 
 
 class MCPToolset:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -81,12 +81,6 @@ class Price:
 
     cost: float | None
     note: str | None = None
-
-    def as_metadata(self) -> dict[str, Any]:
-        """``{"cost": ...}`` when known, else ``{"cost_note": ...}`` (never a cost of 0)."""
-        if self.cost is not None:
-            return {"cost": self.cost}
-        return {"cost_note": self.note or "price unknown"}
 
 
 def price(

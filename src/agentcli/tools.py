@@ -1,8 +1,9 @@
-"""Tools a model can call: the ``@tool`` decorator and running a batch of tool calls.
+"""Tools a model can call: the ``Tool`` base, the ``@tool`` decorator for typed functions.
 
-A tool's failure is information for the model, not a crash of the turn: ``run_tool_calls``
-turns bad JSON, invalid arguments, an unknown name, a timeout or an exception into a ``tool``
-message that starts with ``error:``, so the model can read it and try again.
+``run_tool_calls`` runs a batch of the model's calls; a failure becomes a result marked
+``is_error`` (raise ``ToolError`` to word it yourself), never a crash of the turn. How a
+function's signature and docstring become a schema is in ``_tool_schema``; running calls in
+``_tool_calls``. Everything public is importable from here.
 """
 
 from __future__ import annotations
@@ -10,21 +11,28 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import logging
 import re
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Annotated, Any, Generic, ParamSpec, TypeVar, cast, get_args, get_origin, overload
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-from pydantic.errors import PydanticUserError
-from pydantic.fields import FieldInfo
-from pydantic.json_schema import GenerateJsonSchema
-from pydantic_core import PydanticUndefined, to_json
+from pydantic import ValidationError
+from pydantic_core import to_json
 
-from .errors import InvalidInputError
-from .messages import Message, ToolCall, make_storable
+from ._tool_calls import (
+    DEFAULT_MAX_RESULT_CHARS,
+    ToolArgumentsError,
+    ToolError,
+    run_tool_calls,
+    storable_result,
+)
+from ._tool_schema import (
+    arguments_model,
+    describe_validation,
+    is_async_callable,
+    json_schema,
+    parse_docstring,
+)
 
 __all__ = [
     "DEFAULT_MAX_RESULT_CHARS",
@@ -39,24 +47,11 @@ __all__ = [
     "tools_by_name",
 ]
 
-logger = logging.getLogger(__name__)
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DEFAULT_MAX_RESULT_CHARS = 100_000
-"""Results longer than this are cut (a model's window is the scarce resource, not disk)."""
-
 # What OpenAI and Anthropic both accept as a function name.
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class ToolError(Exception):
-    """Raise from a tool to give the model a plain message (``error: <message>``)."""
-
-
-class ToolArgumentsError(InvalidInputError):
-    """The arguments the model sent are not valid JSON, not an object, or do not fit the schema."""
 
 
 class Tool(ABC):
@@ -143,15 +138,15 @@ class FunctionTool(Tool, Generic[P, R]):
         description: str | None = None,
     ) -> None:
         tool_name = name if name else str(getattr(fn, "__name__", ""))
-        doc_text, param_docs = _parse_docstring(inspect.getdoc(fn))
+        doc_text, param_docs = parse_docstring(inspect.getdoc(fn))
         self.fn = fn
-        self._model, self._params = _arguments_model(fn, tool_name, param_docs)
+        self._model, self._params = arguments_model(fn, tool_name, param_docs)
         super().__init__(
             name=tool_name,
             description=doc_text if description is None else description,
-            parameters=_json_schema(self._model, tool_name),
+            parameters=json_schema(self._model, tool_name),
         )
-        self._is_async = _is_async_callable(fn)
+        self._is_async = is_async_callable(fn)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
@@ -161,7 +156,7 @@ class FunctionTool(Tool, Generic[P, R]):
             model = self._model.model_validate(arguments)
         except ValidationError as exc:
             raise ToolArgumentsError(
-                f"invalid arguments for tool {self.name!r}: {_describe_validation(exc)}"
+                f"invalid arguments for tool {self.name!r}: {describe_validation(exc)}"
             ) from None
         args: list[Any] = []
         kwargs: dict[str, Any] = {}
@@ -223,239 +218,3 @@ def tools_by_name(tools: Iterable[Tool]) -> dict[str, Tool]:
             raise ValueError(f"two tools are named {item.name!r}; tool names must be unique")
         index[item.name] = item
     return index
-
-
-async def run_tool_calls(
-    tools: Mapping[str, Tool],
-    calls: Sequence[ToolCall],
-    *,
-    timeout: float | None = None,  # noqa: ASYNC109 - per call, not for the whole batch
-    max_result_chars: int | None = DEFAULT_MAX_RESULT_CHARS,
-) -> list[Message]:
-    """Run ``calls`` concurrently; return one ``tool`` message per call, in the order of ``calls``.
-
-    Every failure becomes a result starting with ``error:``; only cancellation propagates (and
-    cancels the other calls). ``timeout`` is per call, in seconds (a sync tool's thread cannot
-    be stopped: it finishes in the background and its result is dropped). Results are made
-    storable (NUL and lone surrogates become U+FFFD) and cut at ``max_result_chars``.
-    """
-    if len(calls) == 1:
-        return [await _run_one(tools, calls[0], timeout, max_result_chars)]
-    async with asyncio.TaskGroup() as group:
-        tasks = [
-            group.create_task(_run_one(tools, call, timeout, max_result_chars)) for call in calls
-        ]
-    return [task.result() for task in tasks]
-
-
-def storable_result(text: str, max_chars: int | None = DEFAULT_MAX_RESULT_CHARS) -> str:
-    """Make ``text`` storable (U+FFFD for NUL and lone surrogates); cut it at ``max_chars``."""
-    text = make_storable(text)
-    if max_chars is not None and len(text) > max_chars:
-        cut = len(text) - max_chars
-        text = f"{text[:max_chars]}\n[truncated: {cut} more characters not shown]"
-    return text
-
-
-async def _run_one(
-    tools: Mapping[str, Tool], call: ToolCall, seconds: float | None, max_chars: int | None
-) -> Message:
-    started = time.perf_counter()
-    selected = tools.get(call.name)
-    if selected is None:
-        names = ", ".join(sorted(tools)) or "none"
-        text, outcome = f"error: unknown tool {call.name!r}; available tools: {names}", "unknown"
-    else:
-        text, outcome = await _call(selected, call, seconds)
-    logger.info(
-        "tool call finished",
-        extra={
-            "tool": call.name,
-            "outcome": outcome,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            "result_chars": len(text),
-        },
-    )
-    return Message(
-        role="tool",
-        tool_call_id=call.id,
-        name=call.name,
-        content=storable_result(text, max_chars),
-    )
-
-
-async def _call(selected: Tool, call: ToolCall, seconds: float | None) -> tuple[str, str]:
-    """Run one tool; return (result text, outcome label for the log)."""
-    deadline = asyncio.timeout(seconds)
-    try:
-        async with deadline:
-            return await selected.call(call.arguments), "ok"
-    except (ToolArgumentsError, ToolError) as exc:
-        return f"error: {exc}", "error"
-    except TimeoutError as exc:
-        if deadline.expired():
-            return f"error: tool {call.name!r} did not finish within {seconds:g} s", "timeout"
-        return _describe_exception(exc), "error"
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        # Our task is being cancelled (the turn was interrupted): propagate. Otherwise the tool
-        # raised CancelledError on its own account, which is just another failure.
-        if task is None or task.cancelling():
-            raise
-        return f"error: tool {call.name!r} was cancelled", "error"
-    except Exception as exc:
-        logger.debug("tool %r raised", call.name, exc_info=True)
-        return _describe_exception(exc), "error"
-
-
-def _describe_exception(exc: BaseException) -> str:
-    detail = str(exc)
-    return f"error: {type(exc).__name__}: {detail}" if detail else f"error: {type(exc).__name__}"
-
-
-def _describe_validation(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        where = ".".join(str(part) for part in err["loc"]) or "arguments"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
-# ----------------------------------------------------------------------------- schema building
-
-_ArgsConfig = ConfigDict(extra="forbid")
-
-
-class _NoFieldTitles(GenerateJsonSchema):
-    """Leave out the ``title`` pydantic derives from each name: tokens the model does not need."""
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
-
-
-def _arguments_model(
-    fn: Callable[..., Any], name: str, docs: Mapping[str, str]
-) -> tuple[type[BaseModel], list[tuple[str, inspect.Parameter]]]:
-    """A pydantic model of ``fn``'s parameters, and (field, parameter) pairs to call it with."""
-    where = f"tool {name!r}"
-    try:
-        signature = inspect.signature(fn, eval_str=True)
-    except (NameError, SyntaxError, TypeError) as exc:
-        raise TypeError(f"{where}: cannot read the signature's type annotations: {exc}") from exc
-    fields: dict[str, Any] = {}
-    params: list[tuple[str, inspect.Parameter]] = []
-    for index, param in enumerate(signature.parameters.values()):
-        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            star = "*" if param.kind is inspect.Parameter.VAR_POSITIONAL else "**"
-            raise TypeError(
-                f"{where}: {star}{param.name} cannot be described to a model; "
-                "declare each argument as a typed parameter"
-            )
-        if param.annotation is inspect.Parameter.empty:
-            raise TypeError(
-                f"{where}: parameter {param.name!r} has no type annotation; annotate it so the "
-                "model knows what to send"
-            )
-        if isinstance(param.default, FieldInfo):
-            raise TypeError(
-                f"{where}: parameter {param.name!r} uses Field(...) as its default; write "
-                "Annotated[T, Field(...)] = default instead"
-            )
-        default = PydanticUndefined if param.default is inspect.Parameter.empty else param.default
-        # Fields get neutral names and the parameter name as alias, so a parameter may be
-        # called ``json``, ``schema`` or ``_x`` without clashing with BaseModel's own names.
-        info = Field(default=default, alias=param.name)
-        if param.name in docs and not _has_description(param.annotation):
-            # Set only when given: an explicit None would hide an Annotated description.
-            info = Field(default=default, alias=param.name, description=docs[param.name])
-        field = f"p{index}"
-        fields[field] = (param.annotation, info)
-        params.append((field, param))
-    try:
-        model = create_model(f"{name}_arguments", __config__=_ArgsConfig, **fields)
-    except (PydanticUserError, TypeError, ValueError) as exc:
-        raise TypeError(f"{where}: a parameter's type cannot be validated: {exc}") from exc
-    return model, params
-
-
-def _json_schema(model: type[BaseModel], name: str) -> dict[str, Any]:
-    try:
-        schema = model.model_json_schema(schema_generator=_NoFieldTitles)
-    except (PydanticUserError, TypeError, ValueError) as exc:
-        raise TypeError(
-            f"tool {name!r}: its parameters cannot be written as JSON Schema: {exc}"
-        ) from exc
-    schema.pop("title", None)
-    return schema
-
-
-def _has_description(annotation: Any) -> bool:
-    if get_origin(annotation) is not Annotated:
-        return False
-    return any(
-        isinstance(meta, FieldInfo) and meta.description for meta in get_args(annotation)[1:]
-    )
-
-
-def _is_async_callable(fn: object) -> bool:
-    if inspect.iscoroutinefunction(fn):
-        return True
-    call = getattr(fn, "__call__", None)  # noqa: B004 - an object whose __call__ is async
-    return call is not None and inspect.iscoroutinefunction(call)
-
-
-# ----------------------------------------------------------------------------- docstrings
-
-_SECTION = re.compile(
-    r"^(args|arguments|parameters|params|keyword args|keyword arguments|returns?|yields?|"
-    r"raises|examples?|notes?|attributes|see also|warnings?|todo|references)\s*:\s*$",
-    re.IGNORECASE,
-)
-_ARG_SECTIONS = {"args", "arguments", "parameters", "params", "keyword args", "keyword arguments"}
-_GOOGLE_ARG = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
-_SPHINX_PARAM = re.compile(r"^:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
-
-
-def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """Split a docstring into its description (text before any section) and per-parameter docs."""
-    if not doc:
-        return "", {}
-    description: list[str] = []
-    params: dict[str, str] = {}
-    section: str | None = None  # None: still in the description
-    current: str | None = None  # the parameter whose text continues on the next lines
-    entry_indent: int | None = None
-    for line in doc.splitlines():
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
-        header = _SECTION.match(stripped)
-        if header and indent == 0:
-            section, current, entry_indent = header.group(1).lower(), None, None
-            continue
-        sphinx = _SPHINX_PARAM.match(stripped)
-        if sphinx:
-            section, current = ":param", sphinx.group(1)
-            params[current] = sphinx.group(2).strip()
-            entry_indent = indent
-            continue
-        if stripped.startswith(":") and indent == 0:
-            section, current = ":other", None
-            continue
-        if section is None:
-            description.append(line)
-            continue
-        if not stripped:
-            continue
-        if section in _ARG_SECTIONS:
-            if entry_indent is None:
-                entry_indent = indent
-            arg = _GOOGLE_ARG.match(stripped)
-            if indent <= entry_indent and arg:
-                current = arg.group(1)
-                params[current] = arg.group(2).strip()
-                continue
-        if current is not None and entry_indent is not None and indent > entry_indent:
-            params[current] = f"{params[current]} {stripped}".strip()
-        else:
-            current = None
-    return "\n".join(description).strip(), params

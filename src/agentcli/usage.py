@@ -99,9 +99,13 @@ class Usage(BaseModel):
                     found[field] = value
                     break
         cost = metadata.get("cost")
-        if isinstance(cost, int | float) and not isinstance(cost, bool):
-            if math.isfinite(cost) and 0 <= cost <= MAX_TOKENS:
-                found["cost"] = float(cost)
+        if (
+            isinstance(cost, int | float)
+            and not isinstance(cost, bool)
+            and math.isfinite(cost)
+            and 0 <= cost <= MAX_TOKENS
+        ):
+            found["cost"] = float(cost)
         for key in ("cost_note", "model", "provider"):
             value = metadata.get(key)
             if isinstance(value, str) and value:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from agentcli.agent import StreamEvent, TextDelta, TurnComplete
-from agentcli.agents._provider import ProviderAgent
+from agentcli.agents.provider_agent import ProviderAgent
 from agentcli.messages import AgentContext, AgentResponse, Message, ToolCall
 
 from .fake_http import FakeServer
@@ -44,13 +44,20 @@ async def test_plain_answer(server: FakeServer, vendor: Vendor) -> None:
     response = await agent.process(context("Hi there"))
 
     assert response.output == "Hello from the model"
-    assert response.metadata["prompt_tokens"] == 30
-    assert response.metadata["completion_tokens"] == 7
-    assert response.metadata["tokens"] == 37
-    assert response.metadata["context_tokens"] == 37
-    assert response.metadata["provider"] == vendor.name
-    assert response.metadata["model"] == vendor.model
-    assert response.metadata["cost"] > 0
+    usage = response.usage
+    assert usage is not None
+    assert usage.input_tokens == 30
+    assert usage.output_tokens == 7
+    assert usage.total_tokens == usage.tokens == 37
+    assert usage.context_tokens == 37
+    assert usage.provider == vendor.name
+    assert usage.model == vendor.model
+    assert usage.requests == 1
+    assert usage.cost is not None
+    assert usage.cost > 0
+    assert usage.cost_note is None
+    # Usage is typed, not repeated in metadata under the specification's keys.
+    assert response.metadata == {}
     assert response.messages == []
     [request] = server.requests
     assert request.json["model"] == vendor.model
@@ -69,14 +76,16 @@ async def test_streamed_answer_arrives_in_pieces_with_usage(
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["The ", "answer ", "is 42."]
     response = final(events)
     assert response.output == "The answer is 42."
-    metadata = response.metadata
-    assert (metadata["prompt_tokens"], metadata["completion_tokens"]) == (
+    usage = response.usage
+    assert usage is not None
+    assert (usage.input_tokens, usage.output_tokens) == (
         40 if vendor.name == "openai" else 56,  # Anthropic counts cache reads apart
         9,
     )
-    assert metadata["cached_tokens"] == 16
-    assert metadata["context_tokens"] == metadata["tokens"]
-    assert metadata["cost"] > 0
+    assert usage.cached_tokens == 16
+    assert usage.context_tokens == usage.tokens
+    assert usage.cost is not None
+    assert usage.cost > 0
     body = server.requests[0].json
     assert body["stream"] is True
     if vendor.name == "openai":
@@ -193,9 +202,13 @@ async def test_unknown_model_has_no_cost_and_says_so(server: FakeServer, vendor:
 
     response = final(await collect(agent, context()))
 
-    assert "cost" not in response.metadata
-    assert "price unknown" in response.metadata["cost_note"]
-    assert response.metadata["tokens"] > 0
+    usage = response.usage
+    assert usage is not None
+    assert usage.cost is None
+    assert usage.cost_note is not None
+    assert "price unknown" in usage.cost_note
+    assert usage.tokens is not None
+    assert usage.tokens > 0
 
 
 async def test_an_answer_cut_at_max_tokens_is_marked(server: FakeServer, vendor: Vendor) -> None:
@@ -219,7 +232,8 @@ async def test_reasoning_tokens_are_reported(server: FakeServer, openai_vendor: 
 
     response = await agent.process(context())
 
-    assert response.metadata["reasoning_tokens"] == 40
+    assert response.usage is not None
+    assert response.usage.reasoning_tokens == 40
 
 
 async def test_stream_without_usage_says_cost_is_unknown(
@@ -234,9 +248,14 @@ async def test_stream_without_usage_says_cost_is_unknown(
     response = final(await collect(agent, context()))
 
     assert response.output == "hi"
-    assert "tokens" not in response.metadata
-    assert "cost" not in response.metadata
-    assert "did not report token usage" in response.metadata["cost_note"]
+    usage = response.usage
+    assert usage is not None
+    assert not usage.reported
+    assert usage.tokens is None
+    assert usage.cost is None
+    assert usage.cost_note is not None
+    assert "did not report token usage" in usage.cost_note
+    assert (usage.model, usage.requests) == (openai_vendor.model, 1)
 
 
 @pytest.mark.parametrize(

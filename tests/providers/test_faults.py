@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from agentcli.agent import StreamEvent, TextDelta, ToolCallEvent
-from agentcli.agents._provider import ProviderAgent
+from agentcli.agents.provider_agent import ProviderAgent
 from agentcli.errors import (
     AuthenticationError,
     ContextLengthError,

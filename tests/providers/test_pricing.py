@@ -48,12 +48,11 @@ def test_cost_matches_genai_prices_exactly(model: str, provider: str, linear: bo
 
 def test_unknown_model_has_a_note_not_a_cost() -> None:
     found = pricing.price("not-a-model-xyz", "openai", input_tokens=10, output_tokens=10)
-    assert found.cost is None
-    assert found.as_metadata() == {
-        "cost_note": "price unknown: genai-prices has no openai model 'not-a-model-xyz'"
-    }
+    assert found == pricing.Price(
+        None, "price unknown: genai-prices has no openai model 'not-a-model-xyz'"
+    )
     local = pricing.price("llama3.2", "ollama", input_tokens=10, output_tokens=10)
-    assert local.as_metadata() == {"cost_note": "no price for ollama model 'llama3.2'"}
+    assert local == pricing.Price(None, "no price for ollama model 'llama3.2'")
 
 
 def test_zero_usage_costs_zero_for_a_known_model() -> None:
@@ -69,15 +68,21 @@ def test_context_windows() -> None:
 
 def test_each_request_of_a_turn_is_priced_alone() -> None:
     # Long-context tiers apply per request: two 150k prompts are not one 300k prompt.
-    from agentcli.agents._provider import RoundUsage
-    from agentcli.agents.anthropic import AnthropicAgent
-    from agentcli.config import load_settings
+    from agentcli.agents.accounting import TurnUsage, price_rounds
+    from agentcli.agents.wire.base import Round, RoundUsage
 
-    agent = AnthropicAgent("claude-sonnet-4-5", load_settings(env_file=None))
     rounds = [RoundUsage(150_000, 10), RoundUsage(150_000, 10)]
 
     one = pricing.price("claude-sonnet-4-5", "anthropic", input_tokens=150_000, output_tokens=10)
     merged = pricing.price("claude-sonnet-4-5", "anthropic", input_tokens=300_000, output_tokens=20)
     assert one.cost is not None
-    assert agent._price("claude-sonnet-4-5", rounds).cost == 2 * one.cost
+    assert price_rounds("claude-sonnet-4-5", "anthropic", rounds).cost == 2 * one.cost
     assert merged.cost != 2 * one.cost
+    # A turn of two requests is priced the same way, into the typed usage.
+    turn = TurnUsage()
+    for usage in rounds:
+        turn.add(Round(text="", tool_calls=[], usage=usage, model="claude-sonnet-4-5"))
+    typed = turn.usage("claude-sonnet-4-5", "anthropic", "Anthropic")
+    assert (typed.cost, typed.cost_note) == (2 * one.cost, None)
+    assert (typed.input_tokens, typed.output_tokens, typed.requests) == (300_000, 20, 2)
+    assert typed.context_tokens == 150_010

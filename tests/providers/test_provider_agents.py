@@ -136,7 +136,10 @@ async def test_ollama_needs_no_key(server: FakeServer) -> None:
 
     response = events[-1].response  # type: ignore[union-attr]
     assert response.output == "local"
-    assert "no price for ollama" in response.metadata["cost_note"]
+    assert response.usage is not None
+    assert response.usage.cost is None
+    assert response.usage.cost_note is not None
+    assert "no price for ollama" in response.usage.cost_note
     assert server.requests[0].headers["authorization"] == "Bearer ollama"
 
 
@@ -145,12 +148,12 @@ async def test_client_is_reused_and_closed(server: FakeServer, vendor: Vendor) -
     agent = vendor.agent(server)
 
     await agent.process(context())
-    first = agent._client
+    first = agent._provider._client
     await agent.process(context())
-    assert agent._client is first
+    assert agent._provider._client is first
 
     await agent.aclose()
-    assert agent._client is None
+    assert agent._provider._client is None
     # Usable again after closing: a new client is made.
     assert (await agent.process(context())).output == "3"
 
@@ -196,7 +199,7 @@ async def test_tools_from_a_tool_source_are_offered(server: FakeServer, vendor: 
 
 
 def test_an_mcp_toolset_is_a_tool_source() -> None:
-    from agentcli.agents._provider import ToolSource
+    from agentcli.agents.toolbox import ToolSource
     from agentcli.mcp import MCPToolset
 
     toolset: ToolSource = MCPToolset([])  # checked by mypy: the agent reads .tools per turn
@@ -208,4 +211,4 @@ def test_an_mcp_toolset_is_a_tool_source() -> None:
 def test_key_from_settings_is_a_secret() -> None:
     settings = load_settings(env_file=None, anthropic_api_key="sk-ant-xyz")
     agent = AnthropicAgent.from_settings("claude-sonnet-4-6", settings)
-    assert isinstance(agent._key, SecretStr)
+    assert isinstance(agent._provider._key, SecretStr)

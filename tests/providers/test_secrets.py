@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 
 from agentcli.agents._faults import scrub
-from agentcli.agents._provider import ProviderAgent
+from agentcli.agents.provider_agent import ProviderAgent
 from agentcli.errors import AgentCLIError
 from agentcli.messages import AgentContext, messages_adapter
 from agentcli.session import SessionManager

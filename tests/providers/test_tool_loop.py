@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from agentcli.agent import StreamEvent, TextDelta, ToolCallEvent, ToolResultEvent, TurnComplete
-from agentcli.agents._provider import ProviderAgent
-from agentcli.messages import AgentContext, AgentResponse
+from agentcli.agents.provider_agent import ProviderAgent
+from agentcli.messages import AgentContext, AgentResponse, Message, ToolCall
 from agentcli.tools import Tool, tool
 
-from .fake_http import FakeServer
+from .fake_http import FakeServer, Recorded
 from .vendors import CallSpec, Vendor
 
 
@@ -71,10 +71,13 @@ async def test_two_round_tool_conversation(
     assert call_message.tokens == 20
     assert result.tokens > 0
     # Usage is summed over both requests; the window holds what the last one saw.
-    assert response.metadata["prompt_tokens"] == 130
-    assert response.metadata["completion_tokens"] == 30
-    assert response.metadata["context_tokens"] == 90
-    assert response.metadata["requests"] == 2
+    usage = response.usage
+    assert usage is not None
+    assert usage.input_tokens == 130
+    assert usage.output_tokens == 30
+    assert usage.context_tokens == 90
+    assert usage.requests == 2
+    assert not result.is_error
     # The second request carries the call and its result.
     first, second = server.requests
     tools_sent = first.json["tools"]
@@ -136,6 +139,17 @@ async def test_parallel_tool_calls_run_together(
         assert calls == results == ["call_a", "call_b"]
 
 
+def tool_result_blocks(vendor: Vendor, request: Recorded) -> dict[str, dict[str, Any]]:
+    """Anthropic's ``tool_result`` blocks in a request, by call id."""
+    return {
+        block["tool_use_id"]: block
+        for message in vendor.messages(request)
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block["type"] == "tool_result"
+    }
+
+
 async def test_tool_failure_is_a_result_the_model_reads(server: FakeServer, vendor: Vendor) -> None:
     @tool
     def divide(a: float, b: float) -> float:
@@ -151,17 +165,67 @@ async def test_tool_failure_is_a_result_the_model_reads(server: FakeServer, vend
     _, response = await run(agent, stream=True)
 
     assert response.output == "Cannot divide by zero."
-    result = vendor.tool_results(server.requests[1])["call_d"]
-    assert result.startswith("error: ZeroDivisionError")
+    # Stored with the flag, and the text says what went wrong (no prefix in storage).
+    stored = response.messages[1]
+    assert stored.is_error is True
+    assert stored.content == "ZeroDivisionError: float division by zero"
+    sent = vendor.tool_results(server.requests[1])["call_d"]
     if vendor.name == "anthropic":
-        [block] = [
-            b
-            for m in vendor.messages(server.requests[1])
-            if isinstance(m["content"], list)
-            for b in m["content"]
-            if b["type"] == "tool_result"
-        ]
-        assert block["is_error"] is True
+        assert sent == stored.content
+        assert tool_result_blocks(vendor, server.requests[1])["call_d"]["is_error"] is True
+    else:
+        # Chat Completions has no failure flag: the model is told in the text, on the wire only.
+        assert sent == "error: ZeroDivisionError: float division by zero"
+
+
+async def test_an_output_that_starts_with_error_is_not_a_failure(
+    server: FakeServer, vendor: Vendor
+) -> None:
+    @tool
+    def grep_log() -> str:
+        """The last line of the log."""
+        return "error: disk full (logged at 03:12)"
+
+    server.add(
+        vendor.tool_calls(CallSpec("call_g", "grep_log", {}), stream=False),
+        vendor.reply("The log reports a full disk.", stream=False),
+    )
+    agent = vendor.agent(server, tools=[grep_log])
+
+    response = await agent.process(context())
+
+    stored = response.messages[1]
+    assert stored.is_error is False
+    assert stored.content == "error: disk full (logged at 03:12)"
+    sent = vendor.tool_results(server.requests[1])["call_g"]
+    assert sent == "error: disk full (logged at 03:12)"  # as the tool wrote it, nothing added
+    if vendor.name == "anthropic":
+        assert "is_error" not in tool_result_blocks(vendor, server.requests[1])["call_g"]
+
+
+async def test_a_failed_result_in_the_history_keeps_its_flag(
+    server: FakeServer, vendor: Vendor
+) -> None:
+    call = ToolCall(id="call_h", name="lookup", arguments="{}")
+    history = [
+        Message(role="user", content="look it up"),
+        Message(role="assistant", tool_calls=(call,)),
+        Message(
+            role="tool", tool_call_id="call_h", name="lookup", content="no such key", is_error=True
+        ),
+        Message(role="assistant", content="It failed."),
+    ]
+    server.add(vendor.answer("ok"))
+    agent = vendor.agent(server)
+
+    await agent.process(AgentContext(input="again?", session_id="s1", conversation_history=history))
+
+    sent = vendor.tool_results(server.requests[0])["call_h"]
+    if vendor.name == "anthropic":
+        assert sent == "no such key"
+        assert tool_result_blocks(vendor, server.requests[0])["call_h"]["is_error"] is True
+    else:
+        assert sent == "error: no such key"
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streamed", "plain"])
@@ -206,3 +270,4 @@ async def test_unknown_tool_name_is_answered_not_raised(server: FakeServer, vend
 
     assert response.output == "sorry"
     assert "unknown tool 'no_such_tool'" in vendor.tool_results(server.requests[1])["call_x"]
+    assert response.messages[1].is_error is True

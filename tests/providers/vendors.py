@@ -12,9 +12,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from agentcli.agents._provider import ProviderAgent
 from agentcli.agents.anthropic import AnthropicAgent
 from agentcli.agents.openai import OpenAIAgent
+from agentcli.agents.provider_agent import ProviderAgent
 from agentcli.config import Settings, load_settings
 from agentcli.tools import Tool
 
@@ -161,14 +161,28 @@ class Vendor:
             return fake_openai.model_not_found()
         return fake_anthropic.model_not_found()
 
-    def server_error(self) -> Reply:
+    def server_error(self, status: int = 500, headers: dict[str, str] | None = None) -> Reply:
         # A short Retry-After keeps the SDK's backoff out of the test's run time.
-        headers = {"retry-after-ms": "10"}
+        headers = {"retry-after-ms": "10"} if headers is None else headers
         if self.name == "openai":
             return fake_openai.error(
-                500, "The server had an error.", type="server_error", headers=headers
+                status, "The server had an error.", type="server_error", headers=headers
             )
-        return fake_anthropic.error(500, "Internal server error", type="api_error", headers=headers)
+        return fake_anthropic.error(
+            status, "Internal server error", type="api_error", headers=headers
+        )
+
+    def refusal(self, status: int, headers: dict[str, str]) -> Reply:
+        """A rate limit (429) or a server error (5xx) with exactly these headers."""
+        if status != 429:
+            return self.server_error(status, headers)
+        if self.name == "openai":
+            reply = fake_openai.rate_limited()
+        else:
+            reply = fake_anthropic.rate_limited("0")
+            del reply.headers["retry-after"]
+        reply.headers.update(headers)
+        return reply
 
     # ------------------------------------------------------------------ reading requests
 

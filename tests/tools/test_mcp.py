@@ -135,16 +135,20 @@ async def test_lists_and_calls_tools(spec: str) -> None:
                 call("crash"),
                 call("add", '{"a": "two"}', "bad_args"),
                 call("files_read-all"),
+                call("echo", '{"text": "error: only text"}', "echo_error"),
             ],
         )
         contents = [m.content for m in results]
         assert contents[0] == "h\u00e9llo\ufffd"
-        assert contents[1] == "error: Error executing tool fail: disk full"
+        # The server's error results keep their text, and carry the flag.
+        assert contents[1] == "Error executing tool fail: disk full"
         # The SDK hides an unexpected exception's text from the client.
-        assert contents[2] == "error: Error executing tool crash"
-        assert contents[3].startswith("error: Error executing tool add: ")
+        assert contents[2] == "Error executing tool crash"
+        assert contents[3].startswith("Error executing tool add: ")
         assert "validation error" in contents[3]
         assert contents[4] == "contents"  # called by its name on the server, "files.read-all"
+        assert contents[5] == "error: only text"  # an output, not a failure
+        assert [m.is_error for m in results] == [False, True, True, True, False, False]
 
 
 async def test_parallel_calls_timeouts_and_closing(spec: str) -> None:
@@ -155,14 +159,17 @@ async def test_parallel_calls_timeouts_and_closing(spec: str) -> None:
         assert [m.content for m in met] == ["met", "met"]
 
         (slow,) = await run_tool_calls(tools, [call("sleep", '{"seconds": 30}')], timeout=0.2)
-        assert slow.content == "error: tool 'sleep' did not finish within 0.2 s"
+        assert slow.content == "tool 'sleep' did not finish within 0.2 s"
+        assert slow.is_error
         # The abandoned call did not break the connection.
         (after,) = await run_tool_calls(tools, [call("echo", '{"text": "still here"}')])
         assert after.content == "still here"
+        assert not after.is_error
     assert toolset.tools == []
     (closed,) = await run_tool_calls(tools, [call("echo", '{"text": "gone"}')])
-    assert closed.content.startswith("error: MCP server ")
+    assert closed.content.startswith("MCP server ")
     assert "is not connected" in closed.content
+    assert closed.is_error
 
 
 async def test_name_clash_is_an_error_unless_prefixed(http_url: str) -> None:
@@ -184,9 +191,11 @@ async def test_a_server_that_dies_mid_session_gives_error_results() -> None:
     async with MCPToolset([STDIO]) as toolset:
         tools = tools_by_name(toolset.tools)
         (died,) = await run_tool_calls(tools, [call("die")], timeout=10)
-        assert died.content == f"error: MCP server {STDIO} failed: Connection closed"
+        assert died.content == f"MCP server {STDIO} failed: Connection closed"
+        assert died.is_error
         (after,) = await run_tool_calls(tools, [call("add", '{"a": 1, "b": 2}')], timeout=10)
-        assert after.content.startswith("error: MCP server ")
+        assert after.content.startswith("MCP server ")
+        assert after.is_error
 
 
 async def test_command_not_found() -> None:

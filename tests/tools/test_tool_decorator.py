@@ -302,16 +302,32 @@ async def test_failures_become_results_the_model_can_read() -> None:
         ],
     )
     assert [m.content for m in results] == [
-        "error: ValueError: bad x 7",
-        "error: invalid arguments for tool 'broken': x: Input should be a valid integer, "
+        "ValueError: bad x 7",
+        "invalid arguments for tool 'broken': x: Input should be a valid integer, "
         "unable to parse string as an integer",
-        "error: arguments are not valid JSON (Expecting property name enclosed in double quotes:"
+        "arguments are not valid JSON (Expecting property name enclosed in double quotes:"
         " line 1 column 2 (char 1))",
-        "error: the file is locked; try later",
-        "error: unknown tool 'nope'; available tools: broken, own_timeout, polite",
-        "error: TimeoutError: upstream took too long",
+        "the file is locked; try later",
+        "unknown tool 'nope'; available tools: broken, own_timeout, polite",
+        "TimeoutError: upstream took too long",
     ]
-    assert all(m.role == "tool" for m in results)
+    assert all(m.role == "tool" and m.is_error for m in results)
+
+
+async def test_an_output_that_starts_with_error_is_not_a_failure() -> None:
+    @tool
+    def last_log_line() -> str:
+        return "error: disk full"
+
+    @tool
+    def silent() -> str:
+        raise ToolError  # no words: the result still says which tool failed
+
+    (line, quiet) = await run_tool_calls(
+        tools_by_name([last_log_line, silent]), [call("last_log_line"), call("silent")]
+    )
+    assert (line.content, line.is_error) == ("error: disk full", False)
+    assert (quiet.content, quiet.is_error) == ("tool 'silent' failed", True)
 
 
 async def test_results_follow_the_order_of_calls() -> None:
@@ -386,9 +402,9 @@ async def test_timeout_is_a_result_and_spares_other_calls() -> None:
     results = await run_tool_calls(
         tools_by_name([hang, quick]), [call("hang"), call("quick")], timeout=0.05
     )
-    assert [m.content for m in results] == [
-        "error: tool 'hang' did not finish within 0.05 s",
-        "done",
+    assert [(m.content, m.is_error) for m in results] == [
+        ("tool 'hang' did not finish within 0.05 s", True),
+        ("done", False),
     ]
 
 
@@ -428,7 +444,8 @@ async def test_a_tool_that_raises_cancelled_error_itself_is_only_a_failure() -> 
 
     for calls in ([call("gives_up")], [call("gives_up"), call("fine")]):
         results = await run_tool_calls(tools_by_name([gives_up, fine]), calls)
-        assert results[0].content == "error: tool 'gives_up' was cancelled"
+        assert results[0].content == "tool 'gives_up' was cancelled"
+        assert results[0].is_error
 
 
 async def test_results_are_made_storable_and_capped() -> None:

@@ -1,35 +1,44 @@
 """Provider failures read into our error tree's terms: statuses and error bodies sorted into
-kinds, ``Retry-After`` parsed, and keys scrubbed from any text that may reach a user or a log.
+kinds, keys scrubbed from any text that may reach a user or a log, and one table (``_ERRORS``)
+that says which error each kind becomes and how it is worded.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
-import math
 import re
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..errors import (
+    AuthenticationError,
+    ContextLengthError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+from ._retry_after import retry_after_seconds, retry_hint, usable_wait
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
 
 __all__ = [
-    "RETRIED_STATUSES",
     "Failure",
     "FailureKind",
+    "Faults",
+    "IncompleteAnswer",
     "body_message",
     "classify_status",
     "connection_failure",
     "describe_cause",
     "error_fields",
-    "retry_after_seconds",
-    "retry_hint",
     "scrub",
     "transport_failure",
+    "without_userinfo",
 ]
-
-# Statuses the SDKs retry (408, 409, 429, 5xx), so the ones whose Retry-After they would honour.
-RETRIED_STATUSES = frozenset({408, 409, 429})
 
 # The public part of key formats ("sk-", "sk-proj-", "sk-ant-api03-"): not secret, and common
 # enough in text that matching it would redact innocent words.
@@ -52,33 +61,6 @@ def scrub(text: str, secret: str | None) -> str:
     return _MASKED.sub("[redacted key]", text)
 
 
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The wait a server asked for: ``retry-after-ms``, ``retry-after`` seconds or an HTTP date."""
-    millis = headers.get("retry-after-ms")
-    if millis is not None:
-        try:
-            return float(millis) / 1000
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return seconds if math.isfinite(seconds) else None
-
-
-def retry_hint(seconds: float) -> str:
-    at = time.strftime("%H:%M:%S", time.localtime(time.time() + seconds))
-    return f"retry after {at} (in {math.ceil(seconds)} s)"
-
-
 FailureKind = Literal[
     "auth",
     "permission",
@@ -89,6 +71,8 @@ FailureKind = Literal[
     "connection",
     "unavailable",
     "incomplete",
+    "stalled",
+    "cut_call",
     "other",
 ]
 
@@ -102,6 +86,10 @@ class Failure:
     detail: str = ""
     retry_after: float | None = None
     chain: bool = False  # keep the SDK exception as __cause__ (only when it holds no body)
+
+
+class IncompleteAnswer(Exception):
+    """Raised by a wire format for an answer that cannot be used (no choices, say)."""
 
 
 def transport_failure(exc: BaseException) -> Failure | None:
@@ -197,3 +185,123 @@ def classify_status(
     if status == 413:
         return Failure("context", status, detail)
     return Failure("other", status, detail)
+
+
+# What each kind of failure becomes, and its words. Fields: {who} the provider's name, {code}
+# " (status)", {says} ": detail", {detail}, {model}, {key_variable}, {where} a base URL variable
+# worth checking, {hint} when to retry, {timeout} and {idle} the settings, {at} and {fix} for an
+# unreachable server.
+_ERRORS: Mapping[FailureKind, tuple[type[ProviderError], str]] = {
+    "auth": (AuthenticationError, "{who} rejected the API key{code}{says}; check {key_variable}"),
+    "permission": (
+        AuthenticationError,
+        "{who} refused the request{code}{says}; the key in {key_variable} may not have access "
+        "to model {model}",
+    ),
+    "not_found": (
+        ModelNotFoundError,
+        "{who} does not know model {model}{code}{says}; check the model name{where}",
+    ),
+    "rate_limit": (RateLimitError, "{who} is rate limiting requests{code}{says}{hint}"),
+    "context": (ContextLengthError, "the conversation is too long for model {model}{code}{says}"),
+    "timeout": (
+        ProviderTimeoutError,
+        "{who} did not answer within {timeout:g} s (AGENTCLI_REQUEST_TIMEOUT){says}",
+    ),
+    "stalled": (
+        ProviderTimeoutError,
+        "{who} sent nothing new for {idle:g} s (AGENTCLI_STREAM_IDLE_TIMEOUT), so the stream "
+        "was closed; try again",
+    ),
+    "connection": (ProviderUnavailableError, "cannot reach {who}{at}{reason}; {fix}"),
+    "unavailable": (ProviderUnavailableError, "{who} is unavailable{code}{says}; try again later"),
+    "incomplete": (
+        ProviderUnavailableError,
+        "{who} ended the answer early ({detail}); nothing from it was kept, try again",
+    ),
+    "cut_call": (
+        ProviderError,
+        "{who}'s answer hit its token limit in the middle of a call to tool {detail}; raise "
+        "max_tokens and try again",
+    ),
+    "other": (ProviderError, "{who} could not answer{code}{says}"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Our errors for one agent's failures, worded with its provider, model and settings.
+
+    ``classify`` reads the SDK's own exceptions (one per wire format); the key in ``secret`` is
+    scrubbed from every detail a provider sent.
+    """
+
+    provider: str
+    display_name: str
+    model: str
+    key_variable: str
+    base_url_variable: str
+    base_url: str | None
+    request_timeout: float
+    stream_idle_timeout: float
+    classify: Callable[[BaseException], Failure | None]
+    unreachable_hint: str | None = None
+    secret: SecretStr | None = field(default=None, repr=False)
+
+    def translate(self, exc: BaseException) -> tuple[ProviderError, BaseException | None]:
+        """Our error for ``exc``, and the cause to chain: the SDK's exception only when it
+        cannot hold the provider's body (a 401 body may echo part of the key)."""
+        if isinstance(exc, ProviderError):
+            return exc, exc.__cause__
+        if isinstance(exc, IncompleteAnswer):
+            return self.error(Failure("incomplete", detail=str(exc))), None
+        failure = self.classify(exc) or transport_failure(exc)
+        if failure is None:
+            failure = Failure("other", detail=f"{type(exc).__name__}: {exc}", chain=True)
+        return self.error(failure), exc if failure.chain else None
+
+    def error(self, failure: Failure) -> ProviderError:
+        error_type, template = _ERRORS[failure.kind]
+        message = template.format(**self._words(failure))
+        if error_type is RateLimitError:
+            return RateLimitError(
+                message,
+                provider=self.provider,
+                status=failure.status,
+                retry_after=usable_wait(failure.retry_after),
+            )
+        return error_type(message, provider=self.provider, status=failure.status)
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self.secret.get_secret_value() if self.secret is not None else None)
+
+    def _words(self, failure: Failure) -> dict[str, Any]:
+        detail = self.scrub(failure.detail)
+        status = failure.status
+        wait = failure.retry_after
+        return {
+            "who": self.display_name,
+            "code": f" ({status})" if status else "",
+            "says": f": {detail}" if detail else "",
+            "detail": detail,
+            "model": repr(self.model),
+            "key_variable": self.key_variable,
+            "where": f" and {self.base_url_variable}" if self.base_url else "",
+            "hint": f"; {retry_hint(wait)}" if wait else "",
+            "timeout": self.request_timeout,
+            "idle": self.stream_idle_timeout,
+            "at": f" at {without_userinfo(self.base_url)}" if self.base_url else "",
+            "reason": f" ({detail})" if detail else "",
+            "fix": self.unreachable_hint
+            or "check the network" + (f" and {self.base_url_variable}" if self.base_url else ""),
+        }
+
+
+def without_userinfo(url: str | None) -> str:
+    """``url`` without any ``user:password@`` (it may hold a key)."""
+    if not url:
+        return ""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://{rest.split('@', 1)[1]}"
+    return url

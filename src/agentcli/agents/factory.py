@@ -1,7 +1,8 @@
 """Resolve an agent spec string to an agent, importing provider SDKs only when asked.
 
-Specs: ``echo``; ``openai:MODEL``; ``anthropic:MODEL``; ``ollama:MODEL`` (any OpenAI-compatible
-server); ``package.module:Class``; ``path/to/file.py:Class`` (a user's ``AgentInterface``).
+Specs: ``echo``; ``PROVIDER:MODEL`` for each provider of the registry (``openai:``,
+``anthropic:``, ``ollama:`` for any OpenAI-compatible server); ``package.module:Class``;
+``path/to/file.py:Class`` (a user's ``AgentInterface``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..agent import AgentInterface
 from ..errors import ConfigError, MissingDependencyError
+from .registry import PROVIDERS, ProviderInfo, provider_for_model
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from .provider_agent import ProviderAgent
 
 __all__ = ["PROVIDERS", "AgentSpec", "create_agent", "default_spec", "parse_spec"]
 
-PROVIDERS = ("openai", "anthropic", "ollama")
 BUILTIN = ("echo",)
 
 
@@ -50,9 +52,10 @@ def parse_spec(spec: str) -> AgentSpec:
     if not sep:
         close = difflib.get_close_matches(text, [*BUILTIN, *PROVIDERS], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        specs = ", ".join(f"{prefix}:MODEL" for prefix in PROVIDERS)
         raise ConfigError(
-            f"unknown agent spec {text!r}: use echo, openai:MODEL, anthropic:MODEL, "
-            f"ollama:MODEL, package.module:Class or path/to/file.py:Class.{hint}"
+            f"unknown agent spec {text!r}: use echo, {specs}, package.module:Class or "
+            f"path/to/file.py:Class.{hint}"
         )
     if not tail:
         raise ConfigError(f"agent spec {text!r} names no model or class after ':'")
@@ -60,7 +63,7 @@ def parse_spec(spec: str) -> AgentSpec:
         return AgentSpec("file", f"{head}:{tail}", text)
     if all(part.isidentifier() for part in head.split(".")):
         if "." not in head and tail[:1].islower():
-            close = difflib.get_close_matches(head, PROVIDERS, n=1)
+            close = difflib.get_close_matches(head, list(PROVIDERS), n=1)
             if close:
                 raise ConfigError(
                     f"unknown provider {head!r} in {text!r}. Did you mean '{close[0]}:{tail}'?"
@@ -76,9 +79,7 @@ def default_spec(settings: Settings | None) -> str:
         return "echo"
     if ":" in model:
         return model
-    if model.startswith("claude"):
-        return f"anthropic:{model}"
-    return f"openai:{model}"
+    return f"{provider_for_model(model).prefix}:{model}"
 
 
 def create_agent(spec: str, settings: Settings | None = None, **options: Any) -> AgentInterface:
@@ -107,18 +108,21 @@ def _provider_agent(
         from ..config import load_settings
 
         settings = load_settings()
-    module_name = {"openai": "openai", "ollama": "openai", "anthropic": "anthropic"}[spec.kind]
-    if importlib.util.find_spec(module_name) is None:
-        raise MissingDependencyError(f"the {spec.kind} agent", module_name)
-    if spec.kind == "anthropic":
+    info = PROVIDERS[spec.kind]
+    if importlib.util.find_spec(info.sdk_module) is None:
+        raise MissingDependencyError(f"the {info.prefix} agent", info.extra)
+    return agent_class(info).from_settings(spec.target, settings, provider=info.prefix, **options)
+
+
+def agent_class(info: ProviderInfo) -> type[ProviderAgent[Any]]:
+    """The agent class that speaks ``info``'s wire format (imported now, not before)."""
+    if info.wire == "anthropic":
         from .anthropic import AnthropicAgent
 
-        return AnthropicAgent.from_settings(spec.target, settings, **options)
+        return AnthropicAgent
     from .openai import OpenAIAgent
 
-    if spec.kind == "ollama":
-        return OpenAIAgent.for_ollama(spec.target, settings, **options)
-    return OpenAIAgent.from_settings(spec.target, settings, **options)
+    return OpenAIAgent
 
 
 def _load_class(spec: AgentSpec) -> type[AgentInterface]:

@@ -6,17 +6,24 @@ import asyncio
 import inspect
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 from ..agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
 from ..messages import AgentContext, AgentResponse
+from ..usage import Usage
+from .registry import DEFAULT_PROVIDER, keyed_providers
 
 __all__ = ["EchoAgent", "FunctionAgent"]
 
-OFFLINE_NOTICE = (
-    "(offline echo agent: set OPENAI_API_KEY or ANTHROPIC_API_KEY and DEFAULT_MODEL, "
-    "or pass --agent openai:gpt-4o-mini, to talk to a real model)"
-)
+
+def _offline_notice() -> str:
+    keys = " or ".join(str(info.key_variable) for info in keyed_providers())
+    return (
+        f"(offline echo agent: set {keys} and DEFAULT_MODEL, "
+        f"or pass --agent {DEFAULT_PROVIDER.example_spec}, to talk to a real model)"
+    )
+
+
+OFFLINE_NOTICE = _offline_notice()
 
 
 class EchoAgent(AgentInterface):
@@ -38,23 +45,25 @@ class EchoAgent(AgentInterface):
         first = not any(m.role == "assistant" for m in context.conversation_history)
         return f"{text}\n\n{OFFLINE_NOTICE}" if self.notice and first else text
 
-    def _usage(self, context: AgentContext, output: str) -> dict[str, Any]:
+    def _response(self, context: AgentContext, output: str) -> AgentResponse:
         from ..tokens import count_message_tokens
 
         prompt = sum(m.tokens for m in context.conversation_history)
         prompt += count_message_tokens(context.input)
         completion = count_message_tokens(output)
-        return {
-            "tokens": prompt + completion,
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "cost": 0.0,
-            "model": "echo",
-        }
+        usage = Usage(
+            input_tokens=prompt,
+            output_tokens=completion,
+            total_tokens=prompt + completion,
+            cost=0.0,
+            model="echo",
+            provider="echo",
+            requests=1,
+        )
+        return AgentResponse(output=output, usage=usage)
 
     async def process(self, context: AgentContext) -> AgentResponse:
-        output = self._answer(context)
-        return AgentResponse(output=output, metadata=self._usage(context, output))
+        return self._response(context, self._answer(context))
 
     async def process_stream(self, context: AgentContext) -> AsyncIterator[str]:
         for word in re.findall(r"\S+\s*|\s+", self._answer(context)):
@@ -67,8 +76,7 @@ class EchoAgent(AgentInterface):
         async for chunk in self.process_stream(context):
             chunks.append(chunk)
             yield TextDelta(chunk)
-        output = "".join(chunks)
-        yield TurnComplete(AgentResponse(output=output, metadata=self._usage(context, output)))
+        yield TurnComplete(self._response(context, "".join(chunks)))
 
 
 AgentFunction = Callable[[AgentContext], "str | AgentResponse | Awaitable[str | AgentResponse]"]

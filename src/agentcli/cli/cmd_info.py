@@ -16,6 +16,7 @@ from .runtime import load_cli_settings
 from .sanitize import sanitize_inline
 
 if TYPE_CHECKING:
+    from ..agents.registry import ProviderInfo
     from ..config import Settings
 
 __all__ = ["Check", "agents_command", "config_command", "doctor_command", "run_checks"]
@@ -31,36 +32,28 @@ def _has(secret: Any) -> bool:
 
 def agent_rows(settings: Settings) -> list[dict[str, Any]]:
     """Each built-in spec, what it is, and whether it is ready (and if not, why)."""
-    openai_sdk, anthropic_sdk = _installed("openai"), _installed("anthropic")
+    from ..agents.registry import PROVIDERS
 
-    def provider(key_ok: bool, sdk_ok: bool, key_name: str, extra: str) -> tuple[bool, str]:
-        if not sdk_ok:
-            return False, f"pip install 'agentcli[{extra}]'"
-        if not key_ok:
-            return False, f"set {key_name}"
-        return True, f"{key_name} set, SDK installed"
-
-    openai_ok, openai_note = provider(
-        _has(settings.openai_api_key), openai_sdk, "OPENAI_API_KEY", "openai"
-    )
-    anthropic_ok, anthropic_note = provider(
-        _has(settings.anthropic_api_key), anthropic_sdk, "ANTHROPIC_API_KEY", "anthropic"
-    )
-    ollama_note = f"no key needed; server at {settings.ollama_base_url}"
-    rows = [
-        ("echo", "offline: answers with your input (the default)", True, "always available"),
-        ("openai:MODEL", "OpenAI models, e.g. openai:gpt-4o-mini", openai_ok, openai_note),
-        ("anthropic:MODEL", "Anthropic models", anthropic_ok, anthropic_note),
-        (
-            "ollama:MODEL",
-            "any OpenAI-compatible server (Ollama, vLLM ...)",
-            openai_sdk,
-            ollama_note if openai_sdk else "pip install 'agentcli[openai]'",
-        ),
+    rows = [("echo", "offline: answers with your input (the default)", True, "always available")]
+    for info in PROVIDERS.values():
+        ready, note = _provider_status(info, settings)
+        what = f"{info.description}, e.g. {info.example_spec}"
+        rows.append((f"{info.prefix}:MODEL", what, ready, note))
+    rows += [
         ("package.module:Class", "your AgentInterface subclass, importable", True, "built in"),
         ("path/to/file.py:Class", "your AgentInterface subclass in a file", True, "built in"),
     ]
     return [{"spec": s, "description": d, "ready": r, "note": n} for s, d, r, n in rows]
+
+
+def _provider_status(info: ProviderInfo, settings: Settings) -> tuple[bool, str]:
+    if not _installed(info.sdk_module):
+        return False, f"pip install 'agentcli[{info.extra}]'"
+    if info.key_variable is None:
+        return True, f"no key needed; server at {info.base_url(settings)}"
+    if not _has(info.key(settings)):
+        return False, f"set {info.key_variable}"
+    return True, f"{info.key_variable} set, SDK installed"
 
 
 def agents_command(*, json_output: bool) -> None:
@@ -127,25 +120,21 @@ def run_checks() -> list[Check]:
 
 def _key_checks(settings: Settings) -> list[Check]:
     from ..agents.factory import default_spec, parse_spec
+    from ..agents.registry import keyed_providers
 
     checks = []
-    keys = [
-        n
-        for n, v in (
-            ("OPENAI_API_KEY", settings.openai_api_key),
-            ("ANTHROPIC_API_KEY", settings.anthropic_api_key),
-        )
-        if _has(v)
-    ]
+    keyed = keyed_providers()
+    keys = [str(info.key_variable) for info in keyed if _has(info.key(settings))]
     if keys:
         checks.append(Check("keys", "ok", ", ".join(keys) + " set"))
     else:
+        names = " or ".join(str(info.key_variable) for info in keyed)
         checks.append(
             Check(
                 "keys",
                 "warn",
                 "no provider key: only the offline echo agent (and your own agents) will work",
-                "set OPENAI_API_KEY or ANTHROPIC_API_KEY in the environment or in .env",
+                f"set {names} in the environment or in .env",
             )
         )
     spec = default_spec(settings)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from ..agents.registry import example_specs
 from ..errors import AgentCLIError
 from . import render
 from .exits import print_error
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AGENT_SPECS", "COMMANDS", "SlashCommands", "UsageProblem"]
 
-AGENT_SPECS = ["echo", "openai:gpt-4o-mini", "anthropic:claude-haiku-4-5", "ollama:llama3.2"]
+AGENT_SPECS = ["echo", *example_specs()]  # what Tab offers after /agent
 
 # name: (what it does, its arguments)
 COMMANDS: dict[str, tuple[str, str]] = {
