@@ -163,3 +163,12 @@ def test_export_args() -> None:
 )
 def test_percent(tokens: int, text: str) -> None:
     assert render.percent(tokens, 1000) == text
+
+
+def test_a_failed_tool_call_is_shown_as_failed() -> None:
+    ok = Message(role="tool", name="weather", content="error: is just text here", tool_call_id="a")
+    failed = Message(
+        role="tool", name="weather", content="timed out", tool_call_id="b", is_error=True
+    )
+    assert str(render.tool_result_line(ok)) == "  ← weather: error: is just text here"
+    assert str(render.tool_result_line(failed)) == "  ✗ weather failed: timed out"

@@ -13,11 +13,11 @@ from . import render
 from .console import err_console, out_console
 from .exits import AGENT_ERROR, USAGE, CLIExit, print_error
 from .runtime import (
-    MCP_IGNORED,
     build_agent,
     build_manager,
     choose_spec,
     load_cli_settings,
+    mcp_ignored,
     open_cli_store,
     resolve_session,
     uses_tools,
@@ -95,7 +95,7 @@ async def _run(
         if uses_tools(spec):
             sources = await tools.sources()
         elif tools.specs:
-            err_console().print(Text(MCP_IGNORED.format(spec=spec), style="yellow"))
+            err_console().print(Text(mcp_ignored(spec), style="yellow"))
         manager = build_manager(build_agent(spec, settings, sources), store, settings)
         try:
             if system is not None:

@@ -124,7 +124,14 @@ def tool_call_line(call: ToolCall) -> Text:
 
 
 def tool_result_line(message: Message) -> Text:
+    """``  ← weather: 18 degrees``; a failed call says so in red."""
     name = sanitize_inline(message.name or "tool", 60)
+    if message.is_error:
+        return Text.assemble(
+            ("  ✗ ", "red"),
+            (f"{name} failed: ", "bold red"),
+            (sanitize_inline(message.content, 160), "red"),
+        )
     return Text.assemble(
         ("  ← ", "dim"), (f"{name}: ", "dim bold"), (sanitize_inline(message.content, 160), "dim")
     )

@@ -20,7 +20,7 @@ from . import render
 from .console import err_console, out_console
 from .exits import print_error
 from .mcp_tools import ToolsetKeeper
-from .runtime import MCP_IGNORED, build_agent, build_manager, resolve_session, uses_tools
+from .runtime import build_agent, build_manager, mcp_ignored, resolve_session, uses_tools
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -35,7 +35,14 @@ __all__ = ["ChatOptions", "Repl"]
 
 WARM_UP_DELAY = 0.05  # seconds: background loading starts once the prompt is drawn
 HINT = "/help for commands · Esc+Enter for a new line · Ctrl-C cancels an answer · Ctrl-D exits"
-FALLBACK_NOTICE = "offline echo agent: set OPENAI_API_KEY and DEFAULT_MODEL, or pass --agent SPEC"
+
+
+def fallback_notice() -> str:
+    """Why the chat runs on the echo agent, naming the keys the provider table knows."""
+    from ..agents.registry import keyed_providers
+
+    keys = " or ".join(info.key_variable or "" for info in keyed_providers())
+    return f"offline echo agent: set {keys} and DEFAULT_MODEL, or pass --agent SPEC"
 
 
 @dataclass
@@ -139,7 +146,7 @@ class Repl:
             )
         )
         if self.options.fallback:
-            self.console.print(Text(FALLBACK_NOTICE, style="yellow"))
+            self.console.print(Text(fallback_notice(), style="yellow"))
         self.console.print(Text(HINT, style="dim"))
 
     async def _close(self) -> None:
@@ -172,7 +179,7 @@ class Repl:
             self._agent_task = asyncio.ensure_future(self._build_later(spec))
         else:
             if self.options.mcp:
-                self._notices.append(MCP_IGNORED.format(spec=spec))
+                self._notices.append(mcp_ignored(spec))
             future: asyncio.Future[AgentInterface] = asyncio.get_running_loop().create_future()
             future.set_result(build_agent(spec, self.settings))
             self._agent_task = future

@@ -28,7 +28,14 @@ __all__ = [
     "uses_tools",
 ]
 
-MCP_IGNORED = "--mcp is for provider agents (openai:, anthropic:, ollama:); {spec} takes no tools"
+
+def mcp_ignored(spec: str) -> str:
+    """Why ``--mcp`` did nothing for ``spec`` (the provider prefixes come from the registry)."""
+    from ..agents.registry import PROVIDERS
+
+    prefixes = ", ".join(f"{prefix}:" for prefix in PROVIDERS)
+    return f"--mcp is for provider agents ({prefixes}); {spec} takes no tools"
+
 
 MEMORY_URL = "memory://"
 _HEX_PREFIX = re.compile("[0-9a-f]{4,11}")
