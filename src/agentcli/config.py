@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     tool_timeout: float = Field(120.0, gt=0)  # seconds one tool call may run
     mcp_servers: list[str] = Field(default_factory=list)
 
+    # The web service (``agentcli serve``).
+    api_keys: SecretStr | None = None  # comma-separated bearer keys clients must send
+    api_keys_file: Path | None = None  # the same, one per line (a mounted secret)
+    cors_origins: list[str] = Field(default_factory=list)  # none: CORS off
+    max_request_bytes: int = Field(4 * 1024 * 1024, gt=0, le=1024**3)
+    rate_limit_per_minute: int = Field(120, ge=0)  # requests per API key; 0 turns it off
+    shutdown_grace: float = Field(25.0, ge=0, le=3600)  # seconds running turns get on SIGTERM
+    stream_retention: float = Field(120.0, ge=0, le=86_400)  # replayable after a turn ends
+    sse_keepalive: float = Field(15.0, gt=0, le=3600)  # comment lines while nothing happens
+
     # Logging.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["text", "json"] = "text"

@@ -123,11 +123,14 @@ class SessionManager:
         finally:
             await events.aclose()
 
-    async def stream_events(self, session_id: str, text: str) -> AsyncGenerator[StreamEvent, None]:
+    async def stream_events(
+        self, session_id: str, text: str, *, on_hold: Callable[[], object] | None = None
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Run one turn, yielding text, tool calls and tool results, then ``TurnComplete``.
 
         If the consumer stops early (Ctrl-C, a client that went away), the partial answer is
-        stored marked ``interrupted`` and the session stays usable.
+        stored marked ``interrupted`` and the session stays usable. ``on_hold`` is called once
+        the session is held for this turn (a server answers 409 until then, not after).
         """
         if session_id not in self._cache:  # ids in the cache were checked when they came in
             validate_session_id(session_id)
@@ -135,6 +138,8 @@ class SessionManager:
         log = TurnLog(session_id, len(text))
         try:
             async with self._writing(session_id) as writer:
+                if on_hold is not None:
+                    on_hold()
                 turn = Turn(self.agent, writer, text, count_tokens=self._tokens, log=log)
                 events = turn.run()
                 try:

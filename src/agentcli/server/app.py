@@ -1,0 +1,147 @@
+"""``create_app(settings)``: the FastAPI service, for ``agentcli serve`` or your own server.
+
+    from agentcli.config import load_settings
+    from agentcli.server import create_app
+
+    app = create_app(load_settings(), agents=["openai:gpt-4o-mini"])   # uvicorn module:app
+
+The app opens its store and builds its agents when it starts (its lifespan) and, when it
+stops, cancels the turns still running (their partial answers are stored) and closes both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .._version import __version__
+from ..agent import AgentInterface
+from ..config import Settings
+from ..session import SessionManager
+from ..stores.base import SessionStore
+from .auth import KeyRing
+from .errors import ApiError, error_body
+from .limits import RateLimiter
+from .metrics import Metrics
+from .state import ServerState
+from .turns import TurnRegistry
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("agentcli.server")
+
+AgentsArg = Sequence[str] | Mapping[str, AgentInterface] | None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    agents: AgentsArg = None,
+    store: SessionStore | None = None,
+) -> FastAPI:
+    """The service. ``agents``: specs (``["echo", "openai:gpt-4o-mini"]``, each served under
+    its spec as the model name) or ready agents by model name; default ``DEFAULT_MODEL`` or
+    the echo agent. ``store``: default the one ``AGENTCLI_STORE_URL`` names."""
+    if settings is None:
+        from ..config import load_settings
+
+        settings = load_settings()
+    keys = KeyRing.from_settings(settings)  # a bad key file fails now, not at the first call
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await _start(settings, keys, agents, store)
+        app.state.agentcli = state
+        try:
+            yield
+        finally:
+            state.draining = True
+            await state.turns.cancel_all()
+            await _stop(state, own_store=store is None)
+
+    app = FastAPI(
+        title="agentcli",
+        version=__version__,
+        summary="Sessions with context cleanup for any agent: REST, SSE and the OpenAI APIs.",
+        lifespan=lifespan,
+    )
+    _install_error_handlers(app)
+    from .middleware import install_middleware
+    from .routes import chat, openai_compat, ops, sessions
+
+    install_middleware(app, settings)
+    for router in (chat.router, sessions.router, openai_compat.router, ops.router):
+        app.include_router(router)
+    return app
+
+
+async def _start(
+    settings: Settings, keys: KeyRing, agents: AgentsArg, store: SessionStore | None
+) -> ServerState:
+    from ..stores import open_store
+
+    opened = store if store is not None else open_store(settings.resolved_store_url)
+    served: dict[str, AgentInterface] = {}
+    if agents is None:
+        agents = [settings.default_model or "echo"]
+    if isinstance(agents, Mapping):
+        served.update(agents)
+    else:
+        from ..agents.factory import create_agent
+
+        for spec in agents:
+            served[spec] = create_agent(spec, settings)
+    managers = {name: _manager(agent, opened, settings) for name, agent in served.items()}
+    metrics = Metrics()
+    return ServerState(
+        settings=settings,
+        store=opened,
+        managers=managers,
+        keys=keys,
+        turns=TurnRegistry(settings.stream_retention, on_end=metrics.turn_ended),
+        metrics=metrics,
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+    )
+
+
+def _manager(agent: AgentInterface, store: SessionStore, settings: Settings) -> SessionManager:
+    # A busy session is answered at once (409 and Retry-After), never queued in the server.
+    return SessionManager(
+        agent,
+        store=store,
+        context_window_size=settings.context_window,
+        cleanup_threshold=settings.cleanup_threshold,
+        cleanup_target=settings.cleanup_target,
+        min_messages_to_keep=settings.min_messages_to_keep,
+        max_input_chars=settings.max_input_chars,
+        lease_ttl=settings.lease_ttl,
+        lease_wait=0,
+    )
+
+
+async def _stop(state: ServerState, *, own_store: bool) -> None:
+    for manager in state.managers.values():
+        with contextlib.suppress(Exception):
+            await manager.agent.aclose()
+    if own_store:
+        await state.store.close()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        request.state.error_code = exc.code
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        request.state.error_code = "invalid_request"
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+        return JSONResponse(error_body(message, "invalid_request", param=where or None), 422)

@@ -1,0 +1,9 @@
+"""Sessions over REST (to be completed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["sessions"])

@@ -1,0 +1,58 @@
+"""What one service process holds: settings, the store, a session manager per served agent,
+the API keys, the live turns, metrics and limits. Everything durable is in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import Settings
+from ..session import SessionManager
+from ..stores.base import SessionStore
+from .auth import KeyRing
+from .errors import ApiError
+from .limits import RateLimiter
+from .metrics import Metrics
+from .turns import TurnRegistry
+
+__all__ = ["ServerState"]
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    store: SessionStore
+    managers: dict[str, SessionManager]  # by served model name, in the order given
+    keys: KeyRing
+    turns: TurnRegistry
+    metrics: Metrics
+    limiter: RateLimiter
+    draining: bool = False
+    problems: dict[str, str] = field(default_factory=dict)  # agent -> why it is not configured
+
+    @property
+    def default_model(self) -> str:
+        return next(iter(self.managers))
+
+    def manager_for(self, model: str | None) -> tuple[str, SessionManager]:
+        """The served agent a request names (the first served one when it names none)."""
+        name = model or self.default_model
+        manager = self.managers.get(name)
+        if manager is None:
+            served = ", ".join(self.managers)
+            raise ApiError(
+                404,
+                "model_not_found",
+                f"model {name!r} is not served here; served: {served} (GET /v1/models)",
+                param="model",
+            )
+        return name, manager
+
+    def refuse_if_draining(self) -> None:
+        if self.draining:
+            raise ApiError(
+                503,
+                "server_shutting_down",
+                "the server is shutting down; retry on another replica",
+                "server_error",
+                retry_after=1,
+            )

@@ -1,0 +1,224 @@
+"""Turns that outlive a request: each runs as a task whose events are buffered, so a stream
+can be followed, replayed after ``Last-Event-ID``, cancelled, or left running.
+
+Every wire format (our SSE events, OpenAI chat chunks, Responses events) is encoded from this
+one buffer of the library's own events, so a live stream and a replay always tell one story.
+Buffers are kept for ``retention`` seconds after a turn ends, in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from ..agent import StreamEvent, TurnComplete
+from ..messages import AgentResponse
+from ..session import SessionManager
+from .errors import ApiError, api_error_for
+
+__all__ = ["Failed", "LiveTurn", "Started", "TurnEvent", "TurnRegistry"]
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The first event of every turn: which turn, session and model."""
+
+    turn_id: str
+    session_id: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The last event of a turn that did not complete: what a client should know."""
+
+    error: ApiError
+
+
+TurnEvent = Started | StreamEvent | Failed
+
+SHUTTING_DOWN = ApiError(
+    503,
+    "server_shutting_down",
+    "the server is shutting down; the partial answer was kept; retry the turn",
+    "server_error",
+    retry_after=1,
+)
+CANCELLED = ApiError(499, "turn_cancelled", "the turn was cancelled; the partial answer was kept")
+
+
+class LiveTurn:
+    """One running (or recently finished) turn and the events it produced, numbered from 1."""
+
+    def __init__(
+        self,
+        turn_id: str,
+        session_id: str,
+        model: str,
+        owner: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self.id = turn_id
+        self.session_id = session_id
+        self.model = model
+        self.owner = owner
+        self.events: list[TurnEvent] = [Started(turn_id, session_id, model)]
+        self.finished_at: float | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.first_event_at: float | None = None
+        self.started_at = clock()
+        self._wake = asyncio.Event()
+        self._cancel_reason: ApiError | None = None
+        self.held = asyncio.Event()  # set once the session is held for this turn
+
+    @property
+    def done(self) -> bool:
+        return self.finished_at is not None
+
+    @property
+    def response(self) -> AgentResponse | None:
+        last = self.events[-1]
+        return last.response if isinstance(last, TurnComplete) else None
+
+    @property
+    def failure(self) -> ApiError | None:
+        last = self.events[-1]
+        return last.error if isinstance(last, Failed) else None
+
+    def publish(self, event: TurnEvent) -> None:
+        if self.first_event_at is None:
+            self.first_event_at = self._clock()
+        self.events.append(event)
+        self._wake.set()
+        self._wake = asyncio.Event()
+
+    def finish(self) -> None:
+        self.finished_at = self._clock()
+        self._wake.set()
+
+    def cancel(self, reason: ApiError = CANCELLED) -> bool:
+        """Stop the turn; its partial answer is stored as interrupted. ``False`` if done."""
+        if self.done or self.task is None:
+            return False
+        self._cancel_reason = reason
+        self.task.cancel()
+        return True
+
+    async def follow(
+        self, after: int = 0, *, keepalive: float
+    ) -> AsyncIterator[tuple[int, TurnEvent] | None]:
+        """Events numbered above ``after``, as they come; ``None`` every ``keepalive`` seconds
+        of silence (for keep-alive comments). Ends after the last event."""
+        cursor = max(0, after)
+        while True:
+            while cursor < len(self.events):
+                cursor += 1
+                yield cursor, self.events[cursor - 1]
+            if self.done:
+                return
+            wake = self._wake
+            try:
+                await asyncio.wait_for(wake.wait(), keepalive)
+            except TimeoutError:
+                yield None
+
+    async def wait_until_held(self) -> ApiError | None:
+        """Wait until the turn holds its session, or failed before (``SessionBusyError``, a
+        refused input): then that failure, which a request can still answer as a status."""
+        assert self.task is not None
+        held = asyncio.ensure_future(self.held.wait())
+        try:
+            await asyncio.wait({held, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            held.cancel()
+        return None if self.held.is_set() else self.failure
+
+    async def wait(self) -> None:
+        """Until the turn has ended (its last event is published)."""
+        while not self.done:
+            await self._wake.wait()
+
+    async def run(self, manager: SessionManager, text: str) -> None:
+        """Run the turn, publishing its events; never raises (the failure is an event)."""
+        events = manager.stream_events(self.session_id, text, on_hold=self.held.set)
+        try:
+            async for event in events:
+                self.publish(event)
+        except asyncio.CancelledError:
+            await asyncio.shield(events.aclose())  # stores the partial answer
+            self.publish(Failed(self._cancel_reason or CANCELLED))
+        except Exception as exc:
+            self.publish(Failed(api_error_for(exc)))
+        finally:
+            self.finish()
+
+
+class TurnRegistry:
+    """Turns by id, and the running one of each session; finished ones are forgotten after
+    ``retention`` seconds."""
+
+    def __init__(
+        self,
+        retention: float,
+        *,
+        on_end: Callable[[LiveTurn], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.retention = retention
+        self._clock = clock
+        self._on_end = on_end
+        self._turns: dict[str, LiveTurn] = {}
+
+    def start(
+        self, manager: SessionManager, session_id: str, text: str, *, model: str, owner: str
+    ) -> LiveTurn:
+        self._forget_old()
+        turn = LiveTurn(uuid.uuid4().hex, session_id, model, owner, self._clock)
+        self._turns[turn.id] = turn
+        turn.task = asyncio.get_running_loop().create_task(
+            self._run(turn, manager, text), name=f"turn {turn.id}"
+        )
+        return turn
+
+    async def _run(self, turn: LiveTurn, manager: SessionManager, text: str) -> None:
+        await turn.run(manager, text)
+        if self._on_end is not None:
+            self._on_end(turn)
+
+    def get(self, turn_id: str) -> LiveTurn | None:
+        self._forget_old()
+        return self._turns.get(turn_id)
+
+    def running(self) -> list[LiveTurn]:
+        return [t for t in self._turns.values() if not t.done]
+
+    def running_for(self, session_id: str) -> list[LiveTurn]:
+        return [t for t in self.running() if t.session_id == session_id]
+
+    async def cancel_all(self, reason: ApiError = SHUTTING_DOWN) -> None:
+        """Cancel every running turn and wait until each has stored its partial answer."""
+        turns = self.running()
+        for turn in turns:
+            turn.cancel(reason)
+        for turn in turns:
+            if turn.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await turn.task
+
+    def _forget_old(self) -> None:
+        now = self._clock()
+        old = [
+            tid
+            for tid, t in self._turns.items()
+            if t.finished_at is not None and now - t.finished_at > self.retention
+        ]
+        for tid in old:
+            del self._turns[tid]
+
+    def __len__(self) -> int:
+        return len(self._turns)
