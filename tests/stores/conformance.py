@@ -11,8 +11,11 @@ Adding a backend (Redis, PostgreSQL, ...) is one entry in ``BACKENDS``:
    ``Backend.open()`` must return a *new client* on the same storage each call (tests use
    several clients at once and reopen after ``close()``); ``Backend.url`` is the URL that
    ``agentcli.stores.open_store`` accepts in another process, or ``None`` if the data lives
-   only in this process. Close every client you opened, and remove the data, when the context
-   exits.
+   only in this process. ``Backend.clock`` is a ``SkewedClock`` when every client times lease
+   expiry with it (the lease tests then move time on instead of waiting), or ``None`` when the
+   server keeps the time (Redis, PostgreSQL: the tests then use short ttls and bounded waits).
+   Close every client you opened, and remove the data, when the context exits. Clients also
+   implement ``stores.lease.LeasePrimitives`` (the lease tests play a crashed holder with it).
 2. Add ``"name": my_backend`` to ``BACKENDS``. Every test below then runs on it; the
    cross-process tests run on every backend not listed in ``PROCESS_LOCAL``.
 
@@ -25,40 +28,62 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from agentcli.errors import InvalidInputError
+from agentcli.errors import InvalidInputError, SessionBusyError, SessionConflictError
 from agentcli.messages import Message, ToolCall, messages_adapter
 from agentcli.stores import MemoryStore, SessionStore, SQLiteStore
+from agentcli.stores.lease import LeasePrimitives
 
 __all__ = [
     "BACKENDS",
     "PROCESS_LOCAL",
     "Backend",
+    "SkewedClock",
     "StoreConformance",
     "append_from_processes",
     "assert_same_messages",
+    "assert_turns_in_order",
     "finish_child",
+    "run_children",
     "sample_messages",
     "start_child",
 ]
 
 
+class SkewedClock:
+    """Wall-clock seconds plus an offset a test moves on: a lease expires without sleeping,
+    while real time still passes for the renewals."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 @dataclass
 class Backend:
-    """One storage under test. ``open()`` gives a new client on the same data."""
+    """One storage under test. ``open()`` gives a new client on the same data; ``clock`` is
+    the clock its clients time leases with, when the test can move it (else ``None``)."""
 
     name: str
     open: Callable[[], Awaitable[SessionStore]]
     url: str | None = None
+    clock: SkewedClock | None = None
 
 
 BackendFactory = Callable[[pytest.FixtureRequest], AbstractAsyncContextManager[Backend]]
@@ -67,12 +92,13 @@ BackendFactory = Callable[[pytest.FixtureRequest], AbstractAsyncContextManager[B
 @asynccontextmanager
 async def memory_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     # One process, one dict: every "client" is the same object.
-    store = MemoryStore()
+    clock = SkewedClock()
+    store = MemoryStore(clock=clock)
 
     async def open_store() -> SessionStore:
         return store
 
-    yield Backend("memory", open_store)
+    yield Backend("memory", open_store, clock=clock)
 
 
 @asynccontextmanager
@@ -83,13 +109,15 @@ async def sqlite_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backen
     # NORMAL, not the default FULL: an fsync per commit changes nothing the suite checks and,
     # on a disk shared with other jobs, makes its 5,000 appends several times slower.
     url = f"sqlite:///{path}?synchronous=normal"
+    # Other processes open ``url`` on the real clock: the tests that start them never skew it.
+    clock = SkewedClock()
 
     async def open_store() -> SessionStore:
-        clients.append(SQLiteStore.from_url(url))
+        clients.append(SQLiteStore(path, synchronous="NORMAL", clock=clock))
         return clients[-1]
 
     try:
-        yield Backend("sqlite", open_store, url=url)
+        yield Backend("sqlite", open_store, url=url, clock=clock)
     finally:
         for client in clients:
             await client.close()
@@ -198,37 +226,95 @@ async def _tick() -> None:
     await asyncio.sleep(0.002)
 
 
+def _primitives(store: SessionStore) -> LeasePrimitives:
+    """The backend's lease primitives, to play a holder that crashed (it never renews)."""
+    for name in ("lease_acquire", "lease_renew", "lease_release"):
+        assert callable(getattr(store, name, None)), f"{type(store).__name__} has no {name}()"
+    return cast(LeasePrimitives, store)
+
+
+async def _is_busy(store: SessionStore, session_id: str) -> bool:
+    """Whether another turn holds ``session_id`` now (asking does not wait)."""
+    try:
+        async with store.lease(session_id, wait=0):
+            return False
+    except SessionBusyError:
+        return True
+
+
+async def _hold_until_cancelled(store: SessionStore, session_id: str) -> None:
+    async with store.lease(session_id):
+        await asyncio.Event().wait()
+
+
 # ---------------------------------------------------------------------- a child process
 
-# Runs in a fresh interpreter: ``read`` prints the session as JSON; ``append`` says "ready",
-# waits for a line on stdin (so all children start together) and appends one message at a time.
+# Runs in a fresh interpreter as ``url command session_id count tag``:
+# - ``read`` prints the session as JSON;
+# - ``append``, ``turns`` and ``chat`` say "ready", wait for a line on stdin (so all children
+#   start together), then write ``count`` times and print what they stored as JSON: ``append``
+#   one message at a time, ``turns`` a question and its answer under the session's lease,
+#   ``chat`` a turn through ``SessionManager`` (the answer echoes the question);
+# - ``hold`` takes the lease with a ttl of ``count`` seconds, stores one message, says "held"
+#   and keeps the lease (renewing it) until it is killed.
 _CHILD = """
 import asyncio, json, sys
 from agentcli.messages import Message, messages_adapter
 from agentcli.stores import open_store
 
+async def read(store, session_id, count, tag):
+    info = await store.info(session_id)
+    messages = await store.read(session_id)
+    return {
+        "messages": json.loads(messages_adapter.dump_json(messages)),
+        "info": None if info is None else {
+            "message_count": info.message_count, "last_seq": info.last_seq,
+            "window_start": info.window_start, "title": info.title,
+            "tokens": info.tokens, "metadata": info.metadata,
+        },
+    }
+
+async def append(store, session_id, count, tag):
+    seqs = []
+    for i in range(count):
+        message = Message(role="user", content=f"{tag}-{i}")
+        seqs.append((await store.append(session_id, [message]))[0].seq)
+    return seqs
+
+async def turns(store, session_id, count, tag):
+    seqs = []
+    for i in range(count):
+        async with store.lease(session_id) as lease:
+            question = Message(role="user", content=f"{tag}-{i}")
+            stored = await store.append(session_id, [question], expected_last_seq=lease.last_seq)
+            await asyncio.sleep(0)  # what an agent does: let others run in between
+            answer = Message(role="assistant", content=f"answer to {tag}-{i}")
+            stored += await store.append(session_id, [answer], expected_last_seq=stored[0].seq)
+        seqs.append([m.seq for m in stored])
+    return seqs
+
+async def chat(store, session_id, count, tag):
+    from agentcli import SessionManager
+    from agentcli.agents import EchoAgent
+
+    manager = SessionManager(agent=EchoAgent(notice=False), store=store)
+    return [(await manager.chat(session_id, f"{tag}-{i}")).output for i in range(count)]
+
+async def hold(store, session_id, count, tag):
+    async with store.lease(session_id, ttl=float(count)) as lease:
+        message = Message(role="user", content="from the holder")
+        await store.append(session_id, [message], expected_last_seq=lease.last_seq)
+        print("held", flush=True)
+        await asyncio.Event().wait()
+
 async def main(url, command, session_id, count, tag):
     store = open_store(url)
     try:
-        if command == "read":
-            info = await store.info(session_id)
-            messages = await store.read(session_id)
-            print(json.dumps({
-                "messages": json.loads(messages_adapter.dump_json(messages)),
-                "info": None if info is None else {
-                    "message_count": info.message_count, "last_seq": info.last_seq,
-                    "window_start": info.window_start, "title": info.title,
-                    "tokens": info.tokens, "metadata": info.metadata,
-                },
-            }))
-        else:
+        if command not in ("read", "hold"):
             print("ready", flush=True)
             sys.stdin.readline()
-            seqs = []
-            for i in range(int(count)):
-                message = Message(role="user", content=f"{tag}-{i}")
-                seqs.append((await store.append(session_id, [message]))[0].seq)
-            print(json.dumps(seqs))
+        job = {"read": read, "append": append, "turns": turns, "chat": chat, "hold": hold}
+        print(json.dumps(await job[command](store, session_id, int(count), tag)))
     finally:
         await store.close()
 
@@ -251,19 +337,19 @@ async def start_child(*args: str) -> asyncio.subprocess.Process:
 
 async def finish_child(process: asyncio.subprocess.Process) -> Any:
     """Wait for a child, check it succeeded, and return the JSON it printed."""
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, err.decode()
     return json.loads(out)
 
 
-async def append_from_processes(
-    url: str, session_id: str, processes: int, appends: int
-) -> list[list[int]]:
-    """Start ``processes`` children that each append ``appends`` messages (``p{n}-{i}``) to one
-    session, all released at once; return each child's stored sequence numbers."""
+async def run_children(
+    url: str, command: str, session_id: str, processes: int, count: int
+) -> list[Any]:
+    """Start ``processes`` children running ``command`` ``count`` times on one session (child
+    ``n`` tags its messages ``p{n}-{i}``), release them all at once, and return what each
+    printed."""
     children = [
-        await start_child(url, "append", session_id, str(appends), f"p{p}")
-        for p in range(processes)
+        await start_child(url, command, session_id, str(count), f"p{p}") for p in range(processes)
     ]
     try:
         for child in children:  # wait until every child is ready, then start them together
@@ -280,6 +366,34 @@ async def append_from_processes(
             if child.returncode is None:  # only after a failure above
                 child.kill()
                 await child.communicate()
+
+
+async def append_from_processes(
+    url: str, session_id: str, processes: int, appends: int
+) -> list[list[int]]:
+    """Start ``processes`` children that each append ``appends`` messages (``p{n}-{i}``) to one
+    session, all released at once; return each child's stored sequence numbers."""
+    return await run_children(url, "append", session_id, processes, appends)
+
+
+def assert_turns_in_order(stored: Sequence[Message], questions: set[str]) -> None:
+    """``stored`` is whole turns: each question is followed at once by its answer (which
+    contains it), every question in ``questions`` is there exactly once, nothing else is."""
+    assert [m.seq for m in stored] == list(range(1, len(stored) + 1))
+    pairs = [stored[i : i + 2] for i in range(0, len(stored), 2)]
+    misplaced = [
+        (question.seq, question.content, answer.content)
+        for question, answer in pairs
+        if question.role != "user"
+        or answer.role != "assistant"
+        or not answer.content.endswith(" " + question.content)
+    ]
+    assert not misplaced, (
+        f"{len(misplaced)} answers not right after their question: {misplaced[:5]}"
+    )
+    asked = [question.content for question, _ in pairs]
+    assert len(asked) == len(set(asked)), "a question was stored twice"
+    assert set(asked) == questions, "questions were lost or invented"
 
 
 # ---------------------------------------------------------------------- the suite
@@ -525,6 +639,146 @@ class StoreConformance:
                 ]
         assert "cancelled" in outcomes
 
+    # -- the session lease: one turn at a time
+
+    async def test_lease_is_taken_and_released(self, backend: Backend) -> None:
+        store, other = await backend.open(), await backend.open()
+        async with store.lease("s1") as lease:
+            assert (lease.session_id, lease.last_seq, lease.lost) == ("s1", 0, False)
+            assert lease.token
+            stored = await store.append("s1", [_user("a"), _user("b")], expected_last_seq=0)
+            assert [m.seq for m in stored] == [1, 2]
+        async with other.lease("s1", wait=0) as again:  # free again, for any client
+            assert again.last_seq == 2  # the session as the last holder left it
+            assert again.token != lease.token
+        # A lease alone stores nothing: a session that was only leased does not exist.
+        async with store.lease("only-leased"):
+            pass
+        assert await store.info("only-leased") is None
+        assert [i.id for i in await store.list_sessions()] == ["s1"]
+
+    async def test_a_held_session_is_busy(self, backend: Backend) -> None:
+        store, other = await backend.open(), await backend.open()
+        async with store.lease("s1"):
+            for client in (other, store):  # another client, and another turn of this one
+                with pytest.raises(SessionBusyError) as caught:
+                    async with client.lease("s1", wait=0):
+                        pytest.fail("two holders of one session")
+                assert caught.value.session_id == "s1"
+                assert caught.value.retry_after is not None
+                assert caught.value.retry_after > 0
+            async with other.lease("s2", wait=0):  # other sessions are not held
+                pass
+        assert not await _is_busy(other, "s1")
+
+    async def test_a_waiter_gets_the_lease_when_the_holder_releases(self, backend: Backend) -> None:
+        store, other = await backend.open(), await backend.open()
+        taken = asyncio.Event()
+        got: list[int] = []
+
+        async def waiter() -> None:
+            async with other.lease("s1", wait=60) as lease:
+                got.append(lease.last_seq)
+                taken.set()
+
+        async with store.lease("s1") as lease:
+            waiting = asyncio.create_task(waiter())
+            # Not while it is held (a window to fail in, not a measure of anything).
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(taken.wait(), timeout=0.05)
+            await store.append("s1", [_user("held")], expected_last_seq=lease.last_seq)
+        await asyncio.wait_for(taken.wait(), timeout=30)
+        await waiting
+        assert got == [1]  # the waiter sees what the holder stored
+
+    async def test_a_lease_expires_after_its_ttl(self, backend: Backend) -> None:
+        crashed, other = _primitives(await backend.open()), await backend.open()
+        ttl = 30.0 if backend.clock else 0.3
+        assert await crashed.lease_acquire("s1", "crashed", ttl) == 0  # and never renews
+        assert await _is_busy(other, "s1")
+        if backend.clock:
+            backend.clock.advance(ttl + 1)
+        async with other.lease("s1", wait=0 if backend.clock else 30) as lease:
+            assert not lease.lost
+            # The crashed holder, back: it cannot renew, and its release frees nothing.
+            assert await crashed.lease_renew("s1", "crashed", ttl) is False
+            await crashed.lease_release("s1", "crashed")
+            assert await _is_busy(await backend.open(), "s1")
+        assert not await _is_busy(other, "s1")
+
+    async def test_release_never_frees_another_owners_lease(self, backend: Backend) -> None:
+        store, other = await backend.open(), _primitives(await backend.open())
+        async with store.lease("s1") as lease:
+            await other.lease_release("s1", "not-" + lease.token)
+            assert await other.lease_renew("s1", "not-" + lease.token, 30.0) is False
+            assert await _is_busy(await backend.open(), "s1")
+            # Taking a held lease again with its own token is fine (it is already ours).
+            assert await other.lease_acquire("s1", lease.token, 30.0) == 0
+        assert not await _is_busy(await backend.open(), "s1")
+
+    async def test_renewal_keeps_a_lease_past_its_ttl(self, backend: Backend) -> None:
+        store, other = await backend.open(), await backend.open()
+        # A real-time test on every backend. Renewal comes every ttl/3, so this only fails if
+        # a renewal is more than 0.4 s late: a margin for a busy machine.
+        ttl = 0.6
+        async with store.lease("s1", ttl=ttl) as lease:
+            for _ in range(8):  # 1.6 s in all: well past the ttl
+                await asyncio.sleep(0.2)
+                assert await _is_busy(other, "s1")
+            assert not lease.lost
+        assert not await _is_busy(other, "s1")
+
+    async def test_cancelling_a_waiter_leaves_nothing_held(self, backend: Backend) -> None:
+        store, other, probe = await backend.open(), await backend.open(), await backend.open()
+        # None: cancelled before it first asks; then later and later, some of them while the
+        # holder is releasing, so the waiter may have just been granted the lease.
+        for delay in (None, 0, 0.0005, 0.001, 0.002, 0.005, 0.02):
+            async with AsyncExitStack() as holder:
+                await holder.enter_async_context(store.lease("s1"))
+                waiter = asyncio.create_task(_hold_until_cancelled(other, "s1"))
+                if delay is not None:
+                    await asyncio.sleep(delay)
+                    releasing = asyncio.create_task(holder.aclose())
+                    await asyncio.sleep(delay)
+                    waiter.cancel()
+                    await releasing
+                else:
+                    waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+            assert not await _is_busy(probe, "s1"), f"held after a cancel at {delay}"
+
+    async def test_cancelling_while_taking_a_free_lease_leaves_nothing_held(
+        self, backend: Backend
+    ) -> None:
+        store, probe = await backend.open(), await backend.open()
+        for delay in (None, 0, 0.0001, 0.0003, 0.001, 0.003):
+            task = asyncio.create_task(_hold_until_cancelled(store, "s1"))
+            if delay is not None:
+                await asyncio.sleep(delay)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not await _is_busy(probe, "s1"), f"held after a cancel at {delay}"
+
+    # -- appends that name the seq they follow
+
+    async def test_expected_last_seq_conflict_writes_nothing(self, store: SessionStore) -> None:
+        await store.append("s1", [_user("one", 3), _user("two", 4)], expected_last_seq=0)
+        before = await store.info("s1")
+        for stale in (0, 1, 3):
+            with pytest.raises(SessionConflictError) as caught:
+                await store.append("s1", [_user(f"late {stale}", 9)], expected_last_seq=stale)
+            assert (caught.value.expected, caught.value.actual) == (stale, 2)
+            assert caught.value.session_id == "s1"
+        assert [m.content for m in await store.read("s1")] == ["one", "two"]
+        assert await store.info("s1") == before  # counters, title and time untouched
+        # A session that does not exist is at 0: expecting more neither writes nor creates it.
+        with pytest.raises(SessionConflictError):
+            await store.append("new", [_user("x")], expected_last_seq=1)
+        assert await store.info("new") is None
+        assert [m.seq for m in await store.append("s1", [_user("3")], expected_last_seq=2)] == [3]
+
     # -- persistence
 
     async def test_close_and_reopen(self, backend: Backend) -> None:
@@ -577,3 +831,46 @@ class StoreConformance:
         assert info is not None
         assert info.last_seq == total
         assert [m.content for m in await watcher.read("other")] == ["untouched"]
+
+    async def test_processes_take_turns_under_the_lease(self, shared_backend: Backend) -> None:
+        backend = shared_backend
+        assert backend.url is not None
+        processes, turns = 4, 25
+        returned = await run_children(backend.url, "turns", "shared", processes, turns)
+        stored = await (await backend.open()).read("shared")
+        assert len(stored) == 2 * processes * turns
+        assert_turns_in_order(stored, {f"p{p}-{i}" for p in range(processes) for i in range(turns)})
+        for seqs in returned:  # each child's turn was stored as one question, then its answer
+            assert all(answer == question + 1 for question, answer in seqs)
+
+    @pytest.mark.parametrize("processes", [2, 4])
+    async def test_session_manager_turns_from_processes(
+        self, shared_backend: Backend, processes: int
+    ) -> None:
+        backend = shared_backend
+        assert backend.url is not None
+        turns = 25
+        answers = await run_children(backend.url, "chat", "shared", processes, turns)
+        assert answers == [[f"You said: p{p}-{i}" for i in range(turns)] for p in range(processes)]
+        stored = await (await backend.open()).read("shared")
+        assert len(stored) == 2 * processes * turns
+        assert_turns_in_order(stored, {f"p{p}-{i}" for p in range(processes) for i in range(turns)})
+
+    async def test_a_killed_holder_blocks_no_longer_than_the_ttl(
+        self, shared_backend: Backend
+    ) -> None:
+        backend = shared_backend
+        assert backend.url is not None
+        store = await backend.open()
+        holder = await start_child(backend.url, "hold", "s1", "1", "")  # a ttl of 1 s
+        try:
+            assert holder.stdout is not None
+            line = await asyncio.wait_for(holder.stdout.readline(), timeout=60)
+            assert line == b"held\n", line + (await holder.communicate())[1]
+            assert await _is_busy(store, "s1")
+        finally:
+            holder.send_signal(signal.SIGKILL)  # no release, no clean-up
+            await holder.communicate()
+        assert holder.returncode == -signal.SIGKILL
+        async with store.lease("s1", wait=30) as lease:  # more than the ttl
+            assert lease.last_seq == 1  # what the holder stored is kept

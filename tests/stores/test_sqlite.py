@@ -1,6 +1,7 @@
 """What only the SQLite store promises: its URL forms, the file it makes, WAL, the schema's
-constraints, rollback of a batch that fails part-way, and clear errors for a bad file.
-(Everything a store must do is in the conformance suite.)"""
+constraints and its migrations, rollback of a batch that fails part-way, clear errors for a bad
+file, and lease rows that stay durable-neutral and tidy. (Everything a store must do is in the
+conformance suite.)"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,8 @@ async def test_in_memory_urls(url: str) -> None:
         assert store.path is None
         await store.append("s1", sample_messages())
         assert_same_messages(await store.read("s1"), sample_messages())
+        async with store.lease("s1") as lease:  # one database: no second connection for leases
+            assert lease.last_seq == len(sample_messages())
 
 
 def test_url_options(tmp_path: Path) -> None:
@@ -242,3 +246,150 @@ async def test_cancelling_a_writer_that_waits_for_the_lock(tmp_path: Path) -> No
             other.close()
         assert [m.content for m in await store.read("s1")] == ["first"]
         assert [m.seq for m in await store.append("s1", [_user("next")])] == [2]
+
+
+# ---------------------------------------------------------------------- schema versions
+
+# The layout agentcli wrote before leases (schema 1), as it was shipped.
+_SCHEMA_1 = (
+    """CREATE TABLE sessions (
+        id TEXT PRIMARY KEY, created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0,
+        window_start INTEGER NOT NULL DEFAULT 1, title TEXT, metadata TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX sessions_by_update ON sessions (updated_us)",
+    """CREATE TABLE messages (
+        session_id TEXT NOT NULL, seq INTEGER NOT NULL CHECK (seq >= 1),
+        message TEXT NOT NULL, UNIQUE (session_id, seq)
+    )""",
+    """CREATE TRIGGER messages_append_only BEFORE UPDATE ON messages
+       BEGIN SELECT RAISE(ABORT, 'messages are append-only'); END""",
+    "INSERT INTO sessions VALUES ('old', 1, 2, 1, 5, 1, 'from version 1', '{\"k\": 1}')",
+    """INSERT INTO messages VALUES ('old', 1, '{"role": "user", "content": "from version 1",
+       "tokens": 5, "timestamp": "2026-01-01T00:00:00Z"}')""",
+    "PRAGMA user_version = 1",
+)
+
+
+def _tables(path: Path) -> dict[str, str]:
+    raw = sqlite3.connect(path)
+    try:
+        rows = raw.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+        return dict(rows)
+    finally:
+        raw.close()
+
+
+async def test_a_version_1_file_opens_and_gains_the_leases_table(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    raw = sqlite3.connect(path)
+    for statement in _SCHEMA_1:
+        raw.execute(statement)
+    raw.commit()
+    raw.close()
+    async with SQLiteStore(path) as store:
+        assert [m.content for m in await store.read("old")] == ["from version 1"]
+        info = await store.info("old")
+        assert info is not None
+        assert (info.last_seq, info.tokens, info.title, info.metadata) == (
+            1,
+            5,
+            "from version 1",
+            {"k": 1},
+        )
+        async with store.lease("old") as lease:
+            assert lease.last_seq == 1
+            await store.append("old", [_user("after")], expected_last_seq=1)
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    finally:
+        raw.close()
+    assert "WITHOUT ROWID" in _tables(path)["leases"]
+
+
+async def test_lease_expiry_is_wall_clock_microseconds(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, clock=lambda: 1_000.25) as store:
+        assert await store.lease_acquire("s1", "owner", 30.5) == 0
+        raw = sqlite3.connect(path)
+        try:
+            row = raw.execute("SELECT session_id, owner, expires_us FROM leases").fetchone()
+        finally:
+            raw.close()
+    # Another process (or another agentcli version) compares this with its own time.time().
+    assert row == ("s1", "owner", 1_030_750_000)
+
+
+# ---------------------------------------------------------------------- leases in the file
+
+
+def _lease_rows(path: Path) -> list[str]:
+    raw = sqlite3.connect(path)
+    try:
+        return [r[0] for r in raw.execute("SELECT session_id FROM leases ORDER BY session_id")]
+    finally:
+        raw.close()
+
+
+async def test_lease_writes_leave_the_store_durable(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, busy_timeout=0.1) as store:  # FULL, the default
+        async with store.lease("s1"):
+            pass
+        level = await store._call(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+        assert level == 2  # FULL again for the messages that follow
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # a lease write that fails part-way (busy)
+            with pytest.raises(StoreError, match="locked"):
+                await store.lease_acquire("s1", "token", 30.0)
+        finally:
+            other.close()
+        level = await store._call(lambda c: c.execute("PRAGMA synchronous").fetchone()[0])
+        assert level == 2
+
+
+async def test_delete_and_expire_remove_lease_rows(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        for sid in ("deleted", "expired", "kept", "never-stored"):
+            if sid != "never-stored":
+                await store.append(sid, [_user(sid)])
+            assert await store.lease_acquire(sid, "crashed", 30.0) in (0, 1)  # never released
+        assert await store.delete("deleted") is True
+        assert _lease_rows(path) == ["expired", "kept", "never-stored"]
+        async with store.lease("deleted", wait=0):  # free at once, not after the ttl
+            pass
+
+        kept = await store.info("kept")
+        assert kept is not None
+        # Make "expired" the only session last active before the cutoff.
+        await store._call(
+            lambda c: c.execute("UPDATE sessions SET updated_us = 0 WHERE id = 'expired'")
+        )
+        assert await store.expire(kept.updated_at - timedelta(days=1)) == 1
+        # The expired session's lease is gone; the others lapse after that cutoff: kept.
+        assert _lease_rows(path) == ["kept", "never-stored"]
+        # Leases that lapsed before the cutoff go too, stored session or not.
+        assert await store.expire(datetime.now(UTC) + timedelta(days=1)) == 1
+        assert _lease_rows(path) == []
+
+
+async def test_a_lease_write_on_a_busy_file_waits_for_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, busy_timeout=30) as store:
+        await store.append("s1", [_user("first")])
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process is writing
+            taking = asyncio.create_task(store.lease_acquire("s1", "token", 30.0))
+            await asyncio.sleep(0.05)  # a window to fail in
+            assert not taking.done()  # it waits on the worker, not on the event loop
+            other.execute("ROLLBACK")
+            assert await taking == 1
+        finally:
+            other.close()
+        assert _lease_rows(path) == ["s1"]
+        await store.lease_release("s1", "token")
+        assert _lease_rows(path) == []

@@ -8,6 +8,7 @@
 | 3    | the agent or its provider failed |
 | 4    | configuration error: bad setting, malformed ``.env``, unknown agent spec, missing extra |
 | 5    | session error: no such session, or the store could not be read or written |
+| 6    | the session is busy: another turn holds it; retry |
 | 130  | interrupted (Ctrl-C); a partial answer is kept, marked interrupted |
 | 141  | the reader of standard output went away (``agentcli run ... | head -1``) |
 """
@@ -26,6 +27,7 @@ from ..errors import (
     ConfigError,
     InvalidInputError,
     MissingDependencyError,
+    SessionBusyError,
     SessionNotFoundError,
     StoreError,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "FAILED",
     "INTERRUPTED",
     "OK",
+    "SESSION_BUSY",
     "SESSION_ERROR",
     "USAGE",
     "CLIExit",
@@ -51,6 +54,7 @@ USAGE = 2
 AGENT_ERROR = 3
 CONFIG_ERROR = 4
 SESSION_ERROR = 5
+SESSION_BUSY = 6  # worth a retry, unlike 5: the turn ran into another one on the same session
 INTERRUPTED = 130
 BROKEN_PIPE = 141
 
@@ -72,6 +76,8 @@ def exit_code_for(exc: BaseException) -> int:
         return CONFIG_ERROR
     if isinstance(exc, InvalidInputError):
         return USAGE
+    if isinstance(exc, SessionBusyError):
+        return SESSION_BUSY
     if isinstance(exc, SessionNotFoundError | StoreError):
         return SESSION_ERROR
     if isinstance(exc, AgentError):
@@ -87,7 +93,8 @@ def print_error(message: str, *, prefix: str = "error") -> None:
     from .sanitize import sanitize
 
     line = Text.assemble((f"{prefix}: ", "bold red"), (sanitize(message), "red"))
-    err_console().print(line)
+    # Not wrapped at the console's width: a script or a log reading stderr gets one line.
+    err_console().print(line, soft_wrap=True)
 
 
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:

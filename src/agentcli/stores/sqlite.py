@@ -1,102 +1,72 @@
 """SQLite: the embedded default store, one file in the user's data directory.
 
-Layout: a ``sessions`` row per session (counters, window marker, metadata) and an append-only
-``messages`` table ordered by ``seq`` with ``UNIQUE (session_id, seq)``. Each write is one
-``BEGIN IMMEDIATE`` transaction: it takes the file's write lock *before* reading the session's
-``last_seq``, so several processes (and several stores in one process) appending to the same
-session get contiguous, distinct sequence numbers and a batch is stored whole or not at all.
-
-All SQLite calls run on one dedicated worker thread per store, which owns the connection: the
-event loop never blocks on disk or on another process's lock, and the connection is never used
-by two threads at once.
+The SQL (schema, migrations, one transaction per operation) is in ``_sqlite_ops.py``; this
+module runs it. Every call runs on one dedicated worker thread per store (``_thread.py``), which
+owns the connection: the event loop never waits for a disk flush or for another process's lock.
+The one exception is a lease write, below, which waits for neither.
 
 Durability: WAL with ``synchronous=FULL`` by default, which fsyncs the WAL at every commit, so
 a stored message survives a power loss or OS crash, not only a crash of the process. The
 alternative, ``synchronous=NORMAL``, writes the WAL without the fsync: still durable against a
 crash of any process using the file (Ctrl-C, kill -9), and the file can never be corrupted, but
-a power loss may take the last commits with it. Measured on the 2-core reference VM (two
-appends per turn, the user's message then the answer, in a loop of a few hundred turns):
-FULL 0.61-0.83 ms per turn (a whole ``SessionManager`` turn: 0.72-0.82 ms), NORMAL 0.36-0.44 ms.
-FULL meets the 1 ms budget there, so it is the default. That VM's disk acknowledges an fsync in
-~0.15 ms; on a disk that really flushes, an fsync can take milliseconds, and
-``?synchronous=normal`` in the URL (or ``SQLiteStore(path, synchronous="NORMAL")``) brings a
-turn back to ~0.4 ms.
+a power loss may take the last commits with it. Measured on the 2-core reference VM before
+leases (two appends per turn, the user's message then the answer): FULL 0.61-0.83 ms per turn
+(a whole ``SessionManager`` turn: 0.72-0.82 ms), NORMAL 0.36-0.44 ms. That VM's disk
+acknowledges an fsync in ~0.15 ms; on a disk that really flushes, an fsync can take
+milliseconds, and ``?synchronous=normal`` in the URL (or ``SQLiteStore(path,
+synchronous="NORMAL")``) brings a turn back under half a millisecond.
+
+Leases (one turn at a time per session, ``stores/lease.py``) are rows of the same file, each
+taken, renewed or released in its own short transaction. A lease need not survive a power loss
+(it only lives for its ttl), so those transactions never fsync, whatever the store's setting:
+the next durable commit syncs them along with it. And since such a write cannot wait (no fsync,
+no checkpoint, ``timeout=0`` for the lock), it runs at once on the caller's thread, on a second
+connection, when the file is free (~50 us), and goes to the worker only when it is busy: two
+thread wake-ups per lease write were what made a turn slow (+0.45 ms a turn, measured).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
+import functools
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
-from pydantic import JsonValue, TypeAdapter, ValidationError
+from pydantic import JsonValue
 
-from ..errors import ConfigError, InvalidInputError, StoreError
-from ..messages import Message, messages_adapter, with_seq
-from .base import SessionInfo, session_title, validate_session_id
+from ..errors import ConfigError, StoreError
+from ..messages import Message
+from . import _sqlite_ops as sql
+from ._thread import Worker
+from .base import SessionInfo, validate_session_id
+from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, hold_lease
 
 __all__ = ["SQLiteStore"]
 
 _T = TypeVar("_T")
 Synchronous = Literal["NORMAL", "FULL"]
 
-_SCHEMA_VERSION = 1  # PRAGMA user_version; bump with a migration when the layout changes
-_SCHEMA = (
-    # Times are integer microseconds since the epoch (UTC): exact, and cheap to compare.
-    """CREATE TABLE IF NOT EXISTS sessions (
-        id           TEXT PRIMARY KEY,
-        created_us   INTEGER NOT NULL,
-        updated_us   INTEGER NOT NULL,
-        last_seq     INTEGER NOT NULL DEFAULT 0,
-        tokens       INTEGER NOT NULL DEFAULT 0,
-        window_start INTEGER NOT NULL DEFAULT 1,
-        title        TEXT,
-        metadata     TEXT NOT NULL DEFAULT '{}'
-    )""",
-    "CREATE INDEX IF NOT EXISTS sessions_by_update ON sessions (updated_us)",
-    # A rowid table (not WITHOUT ROWID) because a message can be large; the UNIQUE index is
-    # what a session is read by, in ``seq`` order.
-    """CREATE TABLE IF NOT EXISTS messages (
-        session_id TEXT NOT NULL,
-        seq        INTEGER NOT NULL CHECK (seq >= 1),
-        message    TEXT NOT NULL,
-        UNIQUE (session_id, seq)
-    )""",
-    """CREATE TRIGGER IF NOT EXISTS messages_append_only BEFORE UPDATE ON messages
-       BEGIN SELECT RAISE(ABORT, 'messages are append-only'); END""",
-)
-
-# A message is stored as the JSON of pydantic's own serialiser, one row per message, rather than
-# one column per field: it is the same codec the export and the other backends use, it keeps
-# every field exactly (aware timestamps with their offset, tool calls, nested metadata), and a
-# new field on ``Message`` needs no schema migration. ``seq`` also has its own column, for order.
-_message_adapter: TypeAdapter[Message] = TypeAdapter(Message)
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 # Pauses between attempts while another connection holds the lock: short, so a waiting writer
 # gets its turn soon after the lock is free, and jittered, so waiting writers spread out.
 _FIRST_PAUSE = 0.0002
 _LAST_PAUSE = 0.004
-_SESSION_COLUMNS = "id, created_us, updated_us, last_seq, window_start, title, tokens, metadata"
 
 
 class SQLiteStore:
     """Sessions in one SQLite file, safe for many coroutines, threads and processes.
 
-    Nothing is opened (no file, no thread) until the first call. A turn (the user's message,
-    then the answer: two appends) costs about 0.65 ms with the default ``synchronous="FULL"``
-    and 0.4 ms with ``"NORMAL"``; the module docstring explains the trade-off.
+    Nothing is opened (no file, no thread) until the first call. A turn (take the lease,
+    append the user's message, then the answer, release) makes two durable commits with the
+    default ``synchronous="FULL"`` and none with ``"NORMAL"``; the module docstring explains
+    the trade-off. ``clock`` (wall-clock seconds, ``time.time`` by default) times lease expiry;
+    tests inject their own.
     """
 
     def __init__(
@@ -105,6 +75,7 @@ class SQLiteStore:
         *,
         synchronous: Synchronous = "FULL",
         busy_timeout: float = 10.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         mode = str(synchronous).upper()
         if mode not in ("NORMAL", "FULL"):
@@ -116,8 +87,15 @@ class SQLiteStore:
         )
         self.synchronous = mode
         self.busy_timeout = busy_timeout
-        self._executor: ThreadPoolExecutor | None = None
+        # Lease expiry is wall-clock time: every process using the file compares it with its
+        # own clock. An injected clock (tests) also times the wait for a busy session.
+        self._clock = clock or time.time
+        self._wait_clock = clock or time.monotonic
+        self._worker: Worker | None = None
         self._conn: sqlite3.Connection | None = None  # used only on the worker thread
+        # Opened by the worker with the main one; used for lease writes under the lock.
+        self._lease_conn: sqlite3.Connection | None = None
+        self._lease_lock = threading.Lock()
         self._closed = False
 
     @classmethod
@@ -171,40 +149,29 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ SessionStore
 
-    async def append(self, session_id: str, messages: Sequence[Message]) -> list[Message]:
+    async def append(
+        self,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        expected_last_seq: int | None = None,
+    ) -> list[Message]:
         validate_session_id(session_id)
         batch = list(messages)
-        return await self._call(lambda conn: _append(conn, session_id, batch))
+        return await self._call(lambda conn: sql.append(conn, session_id, batch, expected_last_seq))
 
     async def read(
         self, session_id: str, *, since_seq: int = 1, last: int | None = None
     ) -> list[Message]:
         if last is not None and last <= 0:
             return []
-        return await self._call(lambda conn: _read(conn, session_id, since_seq, last))
+        return await self._call(lambda conn: sql.read(conn, session_id, since_seq, last))
 
     async def info(self, session_id: str) -> SessionInfo | None:
-        def op(conn: sqlite3.Connection) -> SessionInfo | None:
-            row = conn.execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?",  # noqa: S608 (constant)
-                (session_id,),
-            ).fetchone()
-            return None if row is None else _session_info(row)
-
-        return await self._call(op)
+        return await self._call(lambda conn: sql.info(conn, session_id))
 
     async def list_sessions(self, *, limit: int | None = None) -> list[SessionInfo]:
-        count = -1 if limit is None else max(limit, 0)  # LIMIT -1 is "no limit" in SQLite
-
-        def op(conn: sqlite3.Connection) -> list[SessionInfo]:
-            rows = conn.execute(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608 (constant)
-                "ORDER BY updated_us DESC, id LIMIT ?",
-                (count,),
-            ).fetchall()
-            return [_session_info(row) for row in rows]
-
-        return await self._call(op)
+        return await self._call(lambda conn: sql.list_sessions(conn, limit))
 
     async def set_state(
         self,
@@ -214,44 +181,100 @@ class SQLiteStore:
         metadata: dict[str, JsonValue] | None = None,
     ) -> None:
         validate_session_id(session_id)
-        await self._call(lambda conn: _set_state(conn, session_id, window_start, metadata))
+        await self._call(lambda conn: sql.set_state(conn, session_id, window_start, metadata))
 
     async def delete(self, session_id: str) -> bool:
-        def op(conn: sqlite3.Connection) -> bool:
-            with _transaction(conn):
-                conn.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
-                return conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
-
-        return await self._call(op)
+        return await self._call(lambda conn: sql.delete(conn, session_id))
 
     async def expire(self, before: datetime) -> int:
-        cutoff = _to_us(before)
+        cutoff = sql.to_us(before)  # refuses a naive datetime before touching the file
+        return await self._call(lambda conn: sql.expire(conn, cutoff))
 
-        def op(conn: sqlite3.Connection) -> int:
-            with _transaction(conn):
-                conn.execute(
-                    "DELETE FROM messages WHERE session_id IN "
-                    "(SELECT id FROM sessions WHERE updated_us < ?)",
-                    (cutoff,),
-                )
-                return conn.execute("DELETE FROM sessions WHERE updated_us < ?", (cutoff,)).rowcount
+    # ------------------------------------------------------------------ leases
 
-        return await self._call(op)
+    def lease(
+        self,
+        session_id: str,
+        *,
+        ttl: float = DEFAULT_LEASE_TTL,
+        wait: float = DEFAULT_LEASE_WAIT,
+    ) -> AbstractAsyncContextManager[Lease]:
+        return hold_lease(self, session_id, ttl=ttl, wait=wait, clock=self._wait_clock)
+
+    async def lease_acquire(self, session_id: str, token: str, ttl: float) -> int | float:
+        return await self._lease_write(
+            lambda conn: sql.lease_acquire(conn, session_id, token, ttl, self._clock)
+        )
+
+    async def lease_renew(self, session_id: str, token: str, ttl: float) -> bool:
+        return await self._lease_write(
+            lambda conn: sql.lease_renew(conn, session_id, token, ttl, self._clock)
+        )
+
+    async def lease_release(self, session_id: str, token: str) -> None:
+        await self._lease_write(lambda conn: sql.lease_release(conn, session_id, token))
+
+    async def _lease_write(self, op: Callable[[sqlite3.Connection], _T]) -> _T:
+        """At once on this thread if the file is free, else on the worker (which waits)."""
+        done = self._lease_write_now(op)
+        return done[0] if done is not None else await self._call(self._ephemeral(op))
+
+    def _lease_write_now(self, op: Callable[[sqlite3.Connection], _T]) -> tuple[_T] | None:
+        """Run ``op`` on the lease connection, on the event loop's thread, if it cannot wait.
+
+        A lease write is ~50 us with no fsync (``synchronous=NORMAL``), no checkpoint
+        (``wal_autocheckpoint=0``) and no waiting for a lock (``timeout=0``); handing it to the
+        worker costs two thread wake-ups, ~200 us on the 2-core VM, and a turn makes two.
+        ``None`` if it did not run: the file is busy, or not open yet, or it failed (the worker
+        then retries it, and reports an error as every other call does).
+        """
+        if not self._lease_lock.acquire(blocking=False):
+            return None  # another thread is using the lease connection
+        try:
+            conn = self._lease_conn
+            if conn is None or self._closed:
+                return None
+            try:
+                return (op(conn),)
+            except sqlite3.Error:
+                return None
+        finally:
+            self._lease_lock.release()
+
+    def _ephemeral(
+        self, op: Callable[[sqlite3.Connection], _T]
+    ) -> Callable[[sqlite3.Connection], _T]:
+        """``op`` with no fsync at its commit: a lease only lives for its ttl anyway."""
+        if self.synchronous == "NORMAL":
+            return op
+
+        def without_fsync(conn: sqlite3.Connection) -> _T:
+            # Outside the transaction: SQLite refuses to change the level inside one.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                return op(conn)
+            finally:
+                self._restore_durability(conn)
+
+        return without_fsync
+
+    def _restore_durability(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        except sqlite3.Error:
+            # Never let a later message commit without its fsync: drop the connection; the next
+            # call opens a new one with the store's own setting.
+            self._disconnect()
+            raise
 
     async def close(self) -> None:
         """Close the connection (after any write already submitted) and stop the worker."""
         if self._closed:
             return
         self._closed = True
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        done = asyncio.wrap_future(executor.submit(self._disconnect))
-        try:
-            await asyncio.shield(done)
-        finally:
-            # The worker is idle once the connection is closed, so joining it is immediate.
-            executor.shutdown(wait=done.done())
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            await worker.stop(self._disconnect)
 
     # ------------------------------------------------------------------ the worker thread
 
@@ -265,20 +288,12 @@ class SQLiteStore:
         """
         if self._closed:
             raise StoreError(f"{self!r} is closed")
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentcli-sqlite")
-        abandoned = threading.Event()
-        job: Future[_T] = self._executor.submit(self._run, op, abandoned)
-        result = asyncio.wrap_future(job)
-        try:
-            return await asyncio.shield(result)
-        except asyncio.CancelledError:
-            abandoned.set()
-            if not job.cancel():
-                await _settle(result)
-            raise
+        if self._worker is None:
+            self._worker = Worker("agentcli-sqlite")
+        return await self._worker.call(functools.partial(self._run, op))
 
     def _run(self, op: Callable[[sqlite3.Connection], _T], abandoned: threading.Event) -> _T:
+        """``op`` on the connection, retried while another connection holds the write lock."""
         deadline = time.monotonic() + self.busy_timeout
         pause = _FIRST_PAUSE
         while True:
@@ -288,7 +303,7 @@ class SQLiteStore:
             except sqlite3.OperationalError as exc:
                 # Another connection holds the write lock. Every operation is one transaction
                 # (rolled back on error) or a read, so it is safe to run again.
-                if not _is_busy(exc) or time.monotonic() >= deadline or abandoned.is_set():
+                if not sql.is_busy(exc) or time.monotonic() >= deadline or abandoned.is_set():
                     raise StoreError(f"SQLite store {self.path or ':memory:'}: {exc}") from exc
             except sqlite3.Error as exc:
                 raise StoreError(f"SQLite store {self.path or ':memory:'}: {exc}") from exc
@@ -309,166 +324,34 @@ class SQLiteStore:
         try:
             conn.execute("PRAGMA journal_mode = WAL").fetchone()  # persistent, in the file
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            _migrate(conn)
+            sql.migrate(conn)
+            lease_conn = self._open_lease_connection()
         except BaseException:
             conn.close()
             raise
         self._conn = conn
+        with self._lease_lock:
+            self._lease_conn = lease_conn
+        return conn
+
+    def _open_lease_connection(self) -> sqlite3.Connection | None:
+        if self.path is None:
+            return None  # another ":memory:" connection would be another database
+        conn = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoints (which fsync) are left to the main connection, on the worker.
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _disconnect(self) -> None:
+        with self._lease_lock:  # not while a lease write is running on the loop's thread
+            lease_conn, self._lease_conn = self._lease_conn, None
+            if lease_conn is not None:
+                lease_conn.close()  # first: the last connection to close does the checkpoint
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
-
-
-# ---------------------------------------------------------------------- operations
-
-
-def _append(conn: sqlite3.Connection, session_id: str, messages: list[Message]) -> list[Message]:
-    now = _now_us()
-    with _transaction(conn):
-        row = conn.execute("SELECT last_seq FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        last_seq = row[0] if row else 0
-        stored = [with_seq(m, last_seq + i) for i, m in enumerate(messages, 1)]
-        # Rows are serialised as they are inserted; if one fails, the rows before it are rolled
-        # back with the transaction.
-        conn.executemany(
-            "INSERT INTO messages (session_id, seq, message) VALUES (?, ?, ?)",
-            ((session_id, m.seq, _message_adapter.dump_json(m).decode()) for m in stored),
-        )
-        # The title is the first user message's: set by the first batch that has one, then kept.
-        title = session_title(stored)
-        conn.execute(
-            "INSERT INTO sessions (id, created_us, updated_us, last_seq, tokens, title) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-            "updated_us = excluded.updated_us, last_seq = excluded.last_seq, "
-            "tokens = tokens + excluded.tokens, title = COALESCE(title, excluded.title)",
-            (session_id, now, now, last_seq + len(stored), sum(m.tokens for m in stored), title),
-        )
-    return stored
-
-
-def _read(
-    conn: sqlite3.Connection, session_id: str, since_seq: int, last: int | None
-) -> list[Message]:
-    if last is None:
-        rows = conn.execute(
-            "SELECT message FROM messages WHERE session_id = ? AND seq >= ? ORDER BY seq",
-            (session_id, since_seq),
-        ).fetchall()
-    else:
-        rows = conn.execute(
-            "SELECT message FROM (SELECT seq, message FROM messages "
-            "WHERE session_id = ? AND seq >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
-            (session_id, since_seq, last),
-        ).fetchall()
-    if not rows:
-        return []
-    try:
-        # One validation call for the whole list is much faster than one per row.
-        return messages_adapter.validate_json("[" + ",".join(row[0] for row in rows) + "]")
-    except ValidationError as exc:
-        raise StoreError(
-            f"a stored message of session {session_id!r} is unreadable: {exc}"
-        ) from exc
-
-
-def _set_state(
-    conn: sqlite3.Connection,
-    session_id: str,
-    window_start: int | None,
-    metadata: dict[str, JsonValue] | None,
-) -> None:
-    now = _now_us()
-    with _transaction(conn):
-        row = conn.execute("SELECT metadata FROM sessions WHERE id = ?", (session_id,)).fetchone()
-        # Merged here, not with SQLite's json_patch, which would delete the keys set to null.
-        merged: dict[str, JsonValue] = json.loads(row[0]) if row else {}
-        merged.update(metadata or {})
-        conn.execute(
-            "INSERT INTO sessions (id, created_us, updated_us, window_start, metadata) "
-            "VALUES (:id, :now, :now, COALESCE(:window_start, 1), :metadata) "
-            "ON CONFLICT (id) DO UPDATE SET updated_us = :now, "
-            "window_start = COALESCE(:window_start, window_start), metadata = :metadata",
-            {
-                "id": session_id,
-                "now": now,
-                "window_start": window_start,
-                "metadata": json.dumps(merged, ensure_ascii=False, separators=(",", ":")),
-            },
-        )
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction that holds the file's write lock from its first statement."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            with suppress(sqlite3.Error):  # keep the original error
-                conn.execute("ROLLBACK")
-        raise
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version == _SCHEMA_VERSION:
-        return
-    with _transaction(conn):
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])  # now under the lock
-        if version > _SCHEMA_VERSION:
-            raise StoreError(
-                f"the session store was written by a newer agentcli (schema {version}, this "
-                f"version knows {_SCHEMA_VERSION}); upgrade agentcli to open it"
-            )
-        for statement in _SCHEMA:
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-
-
-def _session_info(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
-    sid, created, updated, last_seq, window_start, title, tokens, metadata = row
-    return SessionInfo(
-        id=sid,
-        created_at=_from_us(created),
-        updated_at=_from_us(updated),
-        # Sequence numbers are contiguous from 1 and rows are never removed one by one.
-        message_count=last_seq,
-        last_seq=last_seq,
-        window_start=window_start,
-        title=title or "",
-        tokens=tokens,
-        metadata=json.loads(metadata),
-    )
-
-
-async def _settle(future: asyncio.Future[Any]) -> None:
-    """Wait until ``future`` is done, through any further cancellations."""
-    while not future.done():
-        with suppress(asyncio.CancelledError):
-            await asyncio.wait([future])
-    if not future.cancelled():
-        future.exception()  # retrieved: the caller's cancellation is what propagates
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)  # primary code in the low byte
-    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
-
-
-def _to_us(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise InvalidInputError("expire() needs a timezone-aware datetime")
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-def _from_us(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
