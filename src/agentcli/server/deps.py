@@ -18,12 +18,13 @@ from .auth import Principal
 from .errors import ApiError
 from .state import ServerState
 
-__all__ = ["Caller", "State", "claim_session", "get_state", "owned_session"]
+__all__ = ["Caller", "State", "claim_session", "get_state", "owned_session", "owner_of"]
 
 OWNER_KEY = "owner"
 
 
-def get_state(request: Request) -> ServerState:
+# async on purpose: a plain def dependency runs in a thread pool on every request.
+async def get_state(request: Request) -> ServerState:
     state: ServerState | None = getattr(request.app.state, "agentcli", None)
     if state is None:
         raise ApiError(503, "not_ready", "the service is starting", "server_error", retry_after=1)
@@ -33,7 +34,7 @@ def get_state(request: Request) -> ServerState:
 State = Annotated[ServerState, Depends(get_state)]
 
 
-def get_caller(request: Request, state: State) -> Principal:
+async def get_caller(request: Request, state: State) -> Principal:
     principal = state.keys.authenticate(request.headers.get("authorization"))
     request.state.key_id = principal.key_id
     state.limiter.check(principal.key_id)
@@ -43,7 +44,8 @@ def get_caller(request: Request, state: State) -> Principal:
 Caller = Annotated[Principal, Depends(get_caller)]
 
 
-def _owner(info: SessionInfo) -> str:
+def owner_of(info: SessionInfo) -> str:
+    """The key id a session belongs to (``anonymous``: made while no keys were configured)."""
     owner = info.metadata.get(OWNER_KEY)
     return owner if isinstance(owner, str) else "anonymous"
 
@@ -64,7 +66,7 @@ def checked_id(session_id: str) -> str:
 async def owned_session(state: ServerState, caller: Principal, session_id: str) -> SessionInfo:
     """The caller's session, or 404 (also when another key owns it)."""
     info = await state.store.info(checked_id(session_id))
-    if info is None or _owner(info) != caller.key_id:
+    if info is None or owner_of(info) != caller.key_id:
         raise _not_found(session_id)
     return info
 
@@ -75,12 +77,12 @@ async def claim_session(state: ServerState, caller: Principal, session_id: str |
         session_id = uuid.uuid4().hex
     info = await state.store.info(checked_id(session_id))
     if info is not None:
-        if _owner(info) != caller.key_id:
+        if owner_of(info) != caller.key_id:
             raise _not_found(session_id)
         return session_id
     if caller.key_id != "anonymous":
         await state.store.set_state(session_id, metadata={OWNER_KEY: caller.key_id})
         again = await state.store.info(session_id)
-        if again is None or _owner(again) != caller.key_id:  # another key claimed it first
+        if again is None or owner_of(again) != caller.key_id:  # another key claimed it first
             raise _not_found(session_id)
     return session_id
