@@ -19,13 +19,21 @@ from typing import Any
 from ..agent import TextDelta, ToolCallEvent, ToolResultEvent, TurnComplete
 from .turns import Failed, LiveTurn, Started, TurnEvent
 
-__all__ = ["KEEPALIVE", "done_payload", "encode", "frame"]
+__all__ = ["KEEPALIVE", "done_payload", "encode", "frame", "header_safe"]
 
 KEEPALIVE = b": keep-alive\n\n"
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx and friends: do not buffer the stream
 }
+
+
+def header_safe(value: str) -> str:
+    """``value`` as an HTTP header value: session ids may hold any printable character, and
+    headers carry only latin-1, so anything else is percent-encoded (ASCII ids are unchanged)."""
+    from urllib.parse import quote
+
+    return value if value.isascii() else quote(value, safe="")
 
 
 def frame(event: str, data: Any, event_id: int | None = None) -> bytes:

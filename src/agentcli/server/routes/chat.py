@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...usage import CleanupReport, ContextReport, Usage
 from ..deps import Caller, State, claim_session
 from ..errors import ApiError
-from ..sse import KEEPALIVE, SSE_HEADERS, done_payload, encode
+from ..sse import KEEPALIVE, SSE_HEADERS, done_payload, encode, header_safe
 from ..state import ServerState
 from ..turns import LiveTurn
 
@@ -70,6 +70,7 @@ async def start_turn(
             "conflict_error",
             retry_after=1,
         )
+    state.refuse_if_draining()  # again: claiming the session awaited, and a drain may have begun
     turn = state.turns.start(manager, session_id, body.message, model=model, owner=caller.key_id)
     failure = await turn.wait_until_held()
     if failure is not None:
@@ -189,7 +190,7 @@ def _stream(
                 # stored, marked interrupted (the task records that itself).
                 turn.cancel()
 
-    headers = {**SSE_HEADERS, "X-Turn-ID": turn.id, "X-Session-ID": turn.session_id}
+    headers = {**SSE_HEADERS, "X-Turn-ID": turn.id, "X-Session-ID": header_safe(turn.session_id)}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
