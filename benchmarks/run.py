@@ -1,6 +1,7 @@
-"""Run the benchmarks: ``python benchmarks/run.py [core|startup|providers ...] [--json] [--quick]``.
+"""Run the benchmarks: ``python benchmarks/run.py [core|startup|providers|server ...] [--json]
+[--quick]``.
 
-With no name, all three run (about 2-3 minutes on the 2-core reference machine). Tables go to
+With no name, all four run (about 3-4 minutes on the 2-core reference machine). Tables go to
 stdout; progress goes to stderr. Exits 0 whatever the numbers are: these are measurements, not
 tests.
 """
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-NAMES = ("core", "startup", "providers")
+NAMES = ("core", "startup", "providers", "server")
 
 
 def _bootstrap() -> None:
@@ -34,10 +35,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/run.py",
         description="agentcli benchmarks: per-turn overhead and memory (core), process start-up "
-        "(startup), provider agent overhead over a loopback server (providers).",
+        "(startup), provider agent overhead over a loopback server (providers), the web "
+        "service against a bare FastAPI app (server).",
     )
     parser.add_argument(
-        "names", nargs="*", metavar="NAME", help="core, startup or providers (default: all three)"
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="core, startup, providers or server (default: all four)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     parser.add_argument(

@@ -218,6 +218,64 @@ def sessions_prune(
 
 @app.command()
 @handle_errors
+def serve(
+    agent: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--agent",
+            "-a",
+            metavar="SPEC",
+            help="An agent to serve, under its spec as the model name (repeatable; default: "
+            "DEFAULT_MODEL, else echo).",
+        ),
+    ] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", metavar="ADDRESS", help="Listen here; without API keys, loopback only."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option("--port", "-p", metavar="PORT", min=0, max=65535, help="0 picks a free port."),
+    ] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", "-w", metavar="N", min=1, max=256, help="Worker processes."),
+    ] = 1,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="URL",
+            help="sqlite:////path/file.db or memory:// (default: AGENTCLI_STORE_URL, else "
+            "SQLite in the data directory).",
+        ),
+    ] = None,
+    ephemeral: Annotated[
+        bool, typer.Option("--ephemeral", help="Keep sessions in memory only (one worker).")
+    ] = False,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="Allow a non-loopback address without API keys."),
+    ] = False,
+) -> None:
+    """Serve agents over HTTP: REST, SSE and the OpenAI APIs. Keys: AGENTCLI_API_KEYS."""
+    from .cmd_serve import serve_command
+
+    serve_command(
+        agents=agent or [],
+        host=host,
+        port=port,
+        workers=workers,
+        store=store,
+        ephemeral=ephemeral,
+        no_auth=no_auth,
+    )
+
+
+@app.command()
+@handle_errors
 def agents(json_output: JsonOpt = False) -> None:
     """The built-in agent specs and whether each is ready to use."""
     from .cmd_info import agents_command

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from .._version import __version__
 from ..agent import AgentInterface
@@ -36,6 +37,26 @@ __all__ = ["create_app"]
 logger = logging.getLogger("agentcli.server")
 
 AgentsArg = Sequence[str] | Mapping[str, AgentInterface] | None
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str
+    param: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """What every error is (``errors.py``), whatever the status: OpenAI's shape."""
+
+    error: ErrorDetail
+
+
+# Documented once for every operation: any status other than those a route lists is an error
+# with this body (the error handlers below and the middleware's make sure of it).
+_ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    "default": {"model": ErrorBody, "description": "an error; `error.code` says which"}
+}
 
 
 def create_app(
@@ -69,6 +90,7 @@ def create_app(
         version=__version__,
         summary="Sessions with context cleanup for any agent: REST, SSE and the OpenAI APIs.",
         lifespan=lifespan,
+        responses=_ERROR_RESPONSES,
     )
     _install_error_handlers(app)
     from .middleware import install_middleware

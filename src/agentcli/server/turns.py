@@ -9,6 +9,7 @@ Buffers are kept for ``retention`` seconds after a turn ends, in this process.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 import uuid
@@ -172,7 +173,11 @@ class TurnRegistry:
         self.retention = retention
         self._clock = clock
         self._on_end = on_end
-        self._turns: dict[str, LiveTurn] = {}
+        self._turns: dict[str, LiveTurn] = {}  # every turn still known, by id
+        # Kept apart so a request never walks the finished turns (there may be a hundred
+        # thousand of them at high traffic): the running ones, and the finished in order.
+        self._running: dict[str, LiveTurn] = {}
+        self._finished: collections.deque[LiveTurn] = collections.deque()
 
     def start(
         self, manager: SessionManager, session_id: str, text: str, *, model: str, owner: str
@@ -180,13 +185,18 @@ class TurnRegistry:
         self._forget_old()
         turn = LiveTurn(uuid.uuid4().hex, session_id, model, owner, self._clock)
         self._turns[turn.id] = turn
+        self._running[turn.id] = turn
         turn.task = asyncio.get_running_loop().create_task(
             self._run(turn, manager, text), name=f"turn {turn.id}"
         )
         return turn
 
     async def _run(self, turn: LiveTurn, manager: SessionManager, text: str) -> None:
-        await turn.run(manager, text)
+        try:
+            await turn.run(manager, text)
+        finally:
+            self._running.pop(turn.id, None)
+            self._finished.append(turn)
         if self._on_end is not None:
             self._on_end(turn)
 
@@ -195,7 +205,7 @@ class TurnRegistry:
         return self._turns.get(turn_id)
 
     def running(self) -> list[LiveTurn]:
-        return [t for t in self._turns.values() if not t.done]
+        return [t for t in self._running.values() if not t.done]
 
     def running_for(self, session_id: str) -> list[LiveTurn]:
         return [t for t in self.running() if t.session_id == session_id]
@@ -212,13 +222,9 @@ class TurnRegistry:
 
     def _forget_old(self) -> None:
         now = self._clock()
-        old = [
-            tid
-            for tid, t in self._turns.items()
-            if t.finished_at is not None and now - t.finished_at > self.retention
-        ]
-        for tid in old:
-            del self._turns[tid]
+        finished = self._finished
+        while finished and now - (finished[0].finished_at or now) > self.retention:
+            self._turns.pop(finished.popleft().id, None)
 
     def __len__(self) -> int:
         return len(self._turns)

@@ -1,0 +1,188 @@
+"""``agentcli serve``: the web service on uvicorn, with safe defaults.
+
+With no API keys configured it listens on loopback only; another address is refused (exit 4)
+unless ``--no-auth`` says that is intended. One line on standard error says where it listens,
+which agents it serves and whether keys are required (never the keys themselves). SIGTERM and
+SIGINT drain the running turns first (``server/shutdown.py``); the process then exits 0.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from typing import TYPE_CHECKING
+
+from ..errors import MissingDependencyError
+from .exits import CONFIG_ERROR, FAILED, USAGE, CLIExit
+from .runtime import MEMORY_URL, build_agent, load_cli_settings, open_cli_store
+from .sanitize import sanitize_inline
+
+if TYPE_CHECKING:
+    import socket
+
+    from ..agent import AgentInterface
+    from ..config import Settings
+
+__all__ = ["serve_command", "startup_line"]
+
+_KEY_SETTINGS = "AGENTCLI_API_KEYS or AGENTCLI_API_KEYS_FILE"
+
+
+def serve_command(
+    *,
+    agents: list[str],
+    host: str,
+    port: int,
+    workers: int,
+    store: str | None,
+    ephemeral: bool,
+    no_auth: bool,
+) -> None:
+    _require_server_extra()
+    from ..server.auth import KeyRing
+    from ..server.runner import with_store
+
+    settings = load_cli_settings()
+    settings = with_store(settings, _store_url(settings, store, ephemeral, workers))
+    keys = KeyRing.from_settings(settings)  # a bad key or key file fails here (exit 4)
+    _check_exposure(host, keys_configured=keys.enabled, no_auth=no_auth)
+    specs = _specs(agents, settings)
+    built = {spec: build_agent(spec, settings) for spec in specs}  # a bad spec fails here
+    sock = _bind(host, port)
+    try:
+        from ..server.runner import listen_url
+
+        line = startup_line(
+            listen_url(sock),
+            specs,
+            workers=workers,
+            keys=len(keys),
+            no_auth=no_auth,
+            store=settings.redacted()["store_url"],
+        )
+        if workers == 1:
+            _serve_here(settings, built, sock, line)
+        else:
+            _supervise(specs, settings, sock, workers, line)
+    finally:
+        sock.close()
+
+
+def _require_server_extra() -> None:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError("agentcli serve", "server") from exc
+
+
+def _store_url(settings: Settings, store: str | None, ephemeral: bool, workers: int) -> str:
+    if ephemeral and store is not None:
+        raise CLIExit(USAGE, "use either --ephemeral or --store, not both")
+    url = MEMORY_URL if ephemeral else store or settings.resolved_store_url
+    if workers > 1 and url.lower().startswith("memory:"):
+        what = "--ephemeral keeps" if ephemeral else f"the store {url} keeps"
+        raise CLIExit(
+            CONFIG_ERROR,
+            f"{what} sessions in one process's memory, so {workers} workers would not share "
+            "them: use --workers 1, or a store they share (--store sqlite:///FILE or "
+            "AGENTCLI_STORE_URL)",
+        )
+    from ..server.runner import with_store
+
+    open_cli_store(with_store(settings, url))  # an unknown scheme fails here; opens nothing
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_exposure(host: str, *, keys_configured: bool, no_auth: bool) -> None:
+    if no_auth and keys_configured:
+        raise CLIExit(
+            CONFIG_ERROR,
+            f"--no-auth, but API keys are configured ({_KEY_SETTINGS}): drop one or the other",
+        )
+    if keys_configured or no_auth or _is_loopback(host):
+        return
+    raise CLIExit(
+        CONFIG_ERROR,
+        f"refusing to listen on {host} without API keys: anyone who can reach it could use "
+        f"your agents. Set {_KEY_SETTINGS}, listen on 127.0.0.1, or pass --no-auth if that "
+        "is what you want",
+    )
+
+
+def _specs(agents: list[str], settings: Settings) -> list[str]:
+    from ..agents.factory import default_spec
+
+    chosen = [spec.strip() for spec in agents] or [default_spec(settings)]
+    return list(dict.fromkeys(chosen))  # each model name once, in the order given
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    from ..server.runner import bind
+
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        raise CLIExit(
+            CONFIG_ERROR, f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
+
+
+def startup_line(
+    url: str, specs: list[str], *, workers: int, keys: int, no_auth: bool, store: str
+) -> str:
+    """The one line ``serve`` prints once it listens (key counts, never keys)."""
+    if keys:
+        auth = f"API keys required ({keys} configured)"
+    elif no_auth:
+        auth = "no API key required (--no-auth: anyone who can reach it can use it)"
+    else:
+        auth = "no API key required (loopback only)"
+    plural = "" if workers == 1 else "s"
+    return (
+        f"agentcli serve: listening on {url} ({workers} worker{plural}); "
+        f"models: {', '.join(specs)}; store: {store}; {auth}"
+    )
+
+
+def _announce(line: str) -> None:
+    print(sanitize_inline(line, 2000), file=sys.stderr, flush=True)
+
+
+def _serve_here(
+    settings: Settings, agents: dict[str, AgentInterface], sock: socket.socket, line: str
+) -> None:
+    from ..server.app import create_app
+    from ..server.runner import STARTUP_FAILURE, run_server
+
+    app = create_app(settings, agents=agents)
+    try:
+        run_server(app, settings, sock, on_listen=lambda _: _announce(line))
+    except SystemExit as exc:
+        if exc.code == STARTUP_FAILURE:
+            raise CLIExit(FAILED, "the server did not start (the error is above)") from None
+        raise
+
+
+def _supervise(
+    specs: list[str], settings: Settings, sock: socket.socket, workers: int, line: str
+) -> None:
+    from ..server.runner import Supervisor, WorkerSpec
+
+    store = settings.store_url.get_secret_value() if settings.store_url else None
+    supervisor = Supervisor(WorkerSpec(tuple(specs), store), sock, workers)
+    code = supervisor.run(on_ready=lambda: _announce(line))
+    if supervisor.failed_to_start:
+        raise CLIExit(FAILED, "a worker did not start (its error is above)")
+    if code:
+        raise CLIExit(FAILED, "a worker did not stop cleanly (see above)")
