@@ -101,18 +101,7 @@ def build_manager(
 ) -> SessionManager:
     from ..session import SessionManager
 
-    return SessionManager(
-        agent,
-        store=store,
-        context_window_size=settings.context_window,
-        cleanup_threshold=settings.cleanup_threshold,
-        cleanup_target=settings.cleanup_target,
-        min_messages_to_keep=settings.min_messages_to_keep,
-        max_input_chars=settings.max_input_chars,
-        system_prompt=system,
-        lease_ttl=settings.lease_ttl,
-        lease_wait=settings.lease_wait,
-    )
+    return SessionManager.from_settings(agent, settings, store=store, system_prompt=system)
 
 
 def new_session_id() -> str:

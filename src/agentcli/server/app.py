@@ -133,17 +133,7 @@ async def _start(
 
 def _manager(agent: AgentInterface, store: SessionStore, settings: Settings) -> SessionManager:
     # A busy session is answered at once (409 and Retry-After), never queued in the server.
-    return SessionManager(
-        agent,
-        store=store,
-        context_window_size=settings.context_window,
-        cleanup_threshold=settings.cleanup_threshold,
-        cleanup_target=settings.cleanup_target,
-        min_messages_to_keep=settings.min_messages_to_keep,
-        max_input_chars=settings.max_input_chars,
-        lease_ttl=settings.lease_ttl,
-        lease_wait=0,
-    )
+    return SessionManager.from_settings(agent, settings, store=store, lease_wait=0)
 
 
 async def _stop(state: ServerState, *, own_store: bool) -> None:

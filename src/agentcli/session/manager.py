@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from ..agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
 from ..context import (
@@ -37,6 +38,9 @@ from .window_cache import (
     load_window,
 )
 from .writer import SessionWriter
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = ["SessionManager"]
 
@@ -91,6 +95,30 @@ class SessionManager:
         self._count = token_counter
         self._cache = WindowCache(cache_size)
         self._locks = KeyedLocks()
+
+    @classmethod
+    def from_settings(
+        cls,
+        agent: AgentInterface,
+        settings: Settings,
+        *,
+        store: SessionStore,
+        system_prompt: str | None = None,
+        lease_wait: float | None = None,
+    ) -> SessionManager:
+        """A manager with the window policy, input limit and lease times of ``settings``."""
+        return cls(
+            agent,
+            store=store,
+            context_window_size=settings.context_window,
+            cleanup_threshold=settings.cleanup_threshold,
+            cleanup_target=settings.cleanup_target,
+            min_messages_to_keep=settings.min_messages_to_keep,
+            max_input_chars=settings.max_input_chars,
+            system_prompt=system_prompt,
+            lease_ttl=settings.lease_ttl,
+            lease_wait=settings.lease_wait if lease_wait is None else lease_wait,
+        )
 
     @property
     def context_window_size(self) -> int:
