@@ -10,8 +10,9 @@ and reloaded if another process moved it, and appends name the ``seq`` they foll
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ..agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
@@ -26,7 +27,7 @@ from ..context import (
 from ..errors import AgentCLIError, InvalidInputError
 from ..messages import AgentResponse, Message, check_storable
 from ..stores.base import SessionStore, validate_session_id
-from ..stores.lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, check_lease_times
+from ..stores.lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, check_lease_times
 from ..usage import CleanupReport
 from .locks import KeyedLocks
 from .turn import Turn, TurnLog
@@ -248,15 +249,9 @@ class SessionManager:
 
     # ------------------------------------------------------------------ guards and state
 
-    @asynccontextmanager
-    async def _writing(self, session_id: str) -> AsyncIterator[SessionWriter]:
+    def _writing(self, session_id: str) -> _Writing:
         """Hold the session (local lock, then the store's lease) with a current window."""
-        async with (
-            self._locks.hold(session_id),
-            self.store.lease(session_id, ttl=self.lease_ttl, wait=self.lease_wait) as lease,
-        ):
-            state = await self._state(session_id, lease.last_seq)
-            yield SessionWriter(self.store, self._cache, session_id, state)
+        return _Writing(self, session_id)
 
     async def _state(self, session_id: str, last_seq: int) -> WindowState:
         """The cached window if it is current (the store's last ``seq`` is ``last_seq``),
@@ -314,3 +309,47 @@ class SessionManager:
             f"SessionManager(agent={self.agent!r}, store={type(self.store).__name__}, "
             f"window={self.context_window_size})"
         )
+
+
+class _Writing:
+    """``async with manager._writing(id) as writer`` (a class, not a generator: every turn)."""
+
+    __slots__ = ("_lease", "_lock", "_manager", "_session_id")
+
+    def __init__(self, manager: SessionManager, session_id: str) -> None:
+        self._manager = manager
+        self._session_id = session_id
+        self._lock = manager._locks.hold(session_id)
+        self._lease: AbstractAsyncContextManager[Lease] | None = None
+
+    async def __aenter__(self) -> SessionWriter:
+        manager, session_id = self._manager, self._session_id
+        await self._lock.__aenter__()
+        try:
+            lease_cm = manager.store.lease(
+                session_id, ttl=manager.lease_ttl, wait=manager.lease_wait
+            )
+            lease = await lease_cm.__aenter__()
+            self._lease = lease_cm
+            try:
+                state = await manager._state(session_id, lease.last_seq)
+            except BaseException:
+                self._lease = None
+                await lease_cm.__aexit__(None, None, None)
+                raise
+        except BaseException:
+            await self._lock.__aexit__(None, None, None)
+            raise
+        return SessionWriter(manager.store, manager._cache, session_id, state)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._lease is not None:
+                await self._lease.__aexit__(exc_type, exc, traceback)
+        finally:
+            await self._lock.__aexit__(exc_type, exc, traceback)

@@ -18,8 +18,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,6 +27,7 @@ from ..errors import ConfigError, SessionBusyError
 __all__ = [
     "DEFAULT_LEASE_TTL",
     "DEFAULT_LEASE_WAIT",
+    "HeldLease",
     "Lease",
     "LeasePrimitives",
     "hold_lease",
@@ -89,62 +89,88 @@ def check_lease_times(ttl: float, wait: float) -> None:
         raise ConfigError(f"the lease wait must be zero or more seconds: {wait!r}")
 
 
-@asynccontextmanager
-async def hold_lease(
+def hold_lease(
     backend: LeasePrimitives,
     session_id: str,
     *,
     ttl: float = DEFAULT_LEASE_TTL,
     wait: float = DEFAULT_LEASE_WAIT,
     clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[Lease]:
-    """Hold ``session_id``'s lease for the body of the ``async with``.
+) -> HeldLease:
+    """Hold ``session_id``'s lease for the body of an ``async with``.
 
     Waits up to ``wait`` seconds for a busy session (with short, growing, jittered pauses),
     then raises :class:`SessionBusyError`. While held, the lease is renewed every third of its
     ``ttl``; it is released on exit, on error and on cancellation.
     """
     check_lease_times(ttl, wait)
-    token = new_lease_token()
-    started = clock()
-    pause = _FIRST_PAUSE
-    while True:
-        try:
-            got = await backend.lease_acquire(session_id, token, ttl)
-        except BaseException:
-            # Cancelled (or failed) after the server may have granted it: release by token,
-            # which frees nothing if it was not granted, so a waiter leaves nothing held.
-            await _release_surely(backend, Lease(session_id, token, 0, ttl))
-            raise
-        if isinstance(got, int):
-            break
-        waited = clock() - started
-        left = wait - waited
-        if left <= 0:
-            raise SessionBusyError(session_id, waited=waited, retry_after=max(float(got), 1.0))
-        # Jittered, so waiting writers spread out; never past the holder's expiry or our wait.
-        delay = min(pause * (0.5 + random.random()), left, max(float(got), _FIRST_PAUSE))  # noqa: S311
-        await asyncio.sleep(delay)
-        pause = min(pause * 2, _LAST_PAUSE)
+    return HeldLease(backend, session_id, ttl, wait, clock)
 
-    lease = Lease(session_id, token, got, ttl)
-    # A timer, not a task: most turns end before the first renewal is due, and a timer costs
-    # next to nothing to set and cancel.
-    loop = asyncio.get_running_loop()
-    renewal: asyncio.Task[None] | None = None
 
-    def start_renewing() -> None:
-        nonlocal renewal
-        renewal = loop.create_task(_renew_forever(backend, lease))
+class HeldLease:
+    """The ``async with`` of :func:`hold_lease` (a class, not a generator: it runs every turn)."""
 
-    timer = loop.call_later(ttl / 3, start_renewing)
-    try:
-        yield lease
-    finally:
-        timer.cancel()
-        if renewal is not None:
-            renewal.cancel()
-        await _release_surely(backend, lease)
+    __slots__ = ("_backend", "_clock", "_lease", "_renewal", "_timer", "session_id", "ttl", "wait")
+
+    def __init__(
+        self,
+        backend: LeasePrimitives,
+        session_id: str,
+        ttl: float,
+        wait: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._backend = backend
+        self.session_id = session_id
+        self.ttl = ttl
+        self.wait = wait
+        self._clock = clock
+        self._lease: Lease | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._renewal: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Lease:
+        backend, session_id, ttl = self._backend, self.session_id, self.ttl
+        token = new_lease_token()
+        started = self._clock()
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                got = await backend.lease_acquire(session_id, token, ttl)
+            except BaseException:
+                # Cancelled (or failed) after the server may have granted it: release by
+                # token, which frees nothing if it was not granted, so nothing stays held.
+                await _release_surely(backend, Lease(session_id, token, 0, ttl))
+                raise
+            if isinstance(got, int):
+                break
+            waited = self._clock() - started
+            left = self.wait - waited
+            if left <= 0:
+                raise SessionBusyError(session_id, waited=waited, retry_after=max(float(got), 1.0))
+            # Jittered, so waiters spread out; never past the holder's expiry or our wait.
+            delay = min(pause * (0.5 + random.random()), left, max(float(got), _FIRST_PAUSE))  # noqa: S311
+            await asyncio.sleep(delay)
+            pause = min(pause * 2, _LAST_PAUSE)
+        lease = self._lease = Lease(session_id, token, got, ttl)
+        # A timer, not a task: most turns end before the first renewal is due, and a timer
+        # costs next to nothing to set and cancel.
+        self._timer = asyncio.get_running_loop().call_later(ttl / 3, self._start_renewing)
+        return lease
+
+    def _start_renewing(self) -> None:
+        assert self._lease is not None
+        self._renewal = asyncio.get_running_loop().create_task(
+            _renew_forever(self._backend, self._lease)
+        )
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._renewal is not None:
+            self._renewal.cancel()
+        if self._lease is not None:
+            await _release_surely(self._backend, self._lease)
 
 
 async def _renew_forever(backend: LeasePrimitives, lease: Lease) -> None:
