@@ -135,9 +135,13 @@ class Turn:
         self.log.history_length = len(writer.state.window) - 1
         try:
             for attempt in (1, 2):
+                # Consumed here rather than through another generator: one layer less for
+                # every event of every turn.
+                events = self.agent.stream_events(self._context())
                 try:
-                    async for event in self._agent_events():
-                        yield event
+                    async for event in events:
+                        if self.progress.observe(event):
+                            yield event
                     break
                 except ContextLengthError:
                     # The provider counted more than we did: trim harder and retry once,
@@ -145,6 +149,12 @@ class Turn:
                     if attempt == 2 or self.progress.started_answering:
                         raise
                     cleanup = await writer.apply(writer.plan(hard=True), reason="context_length")
+                finally:
+                    # Closed here, not by the garbage collector, so an interrupted turn ends
+                    # the provider's stream (and returns its connection) at once.
+                    close = getattr(events, "aclose", None)
+                    if close is not None:
+                        await close()
         except (GeneratorExit, asyncio.CancelledError):
             await asyncio.shield(self._store_outcome(self._interrupted()))
             raise
@@ -161,28 +171,17 @@ class Turn:
             self.log.outcome = "agent_error"
         yield TurnComplete(response)
 
-    async def _agent_events(self) -> AsyncGenerator[StreamEvent, None]:
+    def _context(self) -> AgentContext:
         state = self.writer.state
         # Built without re-validation: every message in the window was validated when made,
         # and walking 1,000 of them again would make each turn cost grow with the history.
-        context = AgentContext.model_construct(
+        return AgentContext.model_construct(
             input=self.text,
             session_id=self.writer.session_id,
             conversation_history=state.window[:-1],
             system_prompt=state.system_prompt,
             metadata={},
         )
-        events = self.agent.stream_events(context)
-        try:
-            async for event in events:
-                if self.progress.observe(event):
-                    yield event
-        finally:
-            # Closed here, not by the garbage collector, so an interrupted turn ends the
-            # provider's stream (and returns its connection) at once.
-            close = getattr(events, "aclose", None)
-            if close is not None:
-                await close()
 
     async def _record(
         self, response: AgentResponse, cleanup: CleanupReport | None
