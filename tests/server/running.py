@@ -54,6 +54,19 @@ class _Server(uvicorn.Server):
             self.up.set()
 
 
+async def _serve(server: uvicorn.Server) -> None:
+    """Serve, then cancel what the app left behind (as ``asyncio.run`` does, so the loop closes
+    clean: a store's lease renewer, say, sleeps until its next tick)."""
+    try:
+        await server.serve()
+    finally:
+        current = asyncio.current_task()
+        left = [t for t in asyncio.all_tasks() if t is not current]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
+
+
 @dataclass
 class RunningServer:
     url: str
@@ -85,7 +98,7 @@ def running_server(
     )
     server = _Server(config)
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
+    thread = threading.Thread(target=loop.run_until_complete, args=(_serve(server),), daemon=True)
     thread.start()
     if not server.up.wait(timeout=60) or not server.started:
         thread.join(timeout=5)
