@@ -47,6 +47,18 @@ class ServerState:
             )
         return name, manager
 
+    def refuse_if_busy(self, session_id: str) -> None:
+        """409 while this process runs a turn on the session (other processes: the lease)."""
+        if self.turns.running_for(session_id):
+            raise ApiError(
+                409,
+                "session_busy",
+                f"session {session_id!r} is busy: another turn is running on it; retry when it "
+                "ends",
+                "conflict_error",
+                retry_after=1,
+            )
+
     def refuse_if_draining(self) -> None:
         if self.draining:
             raise ApiError(

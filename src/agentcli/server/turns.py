@@ -71,8 +71,6 @@ class LiveTurn:
         self.events: list[TurnEvent] = [Started(turn_id, session_id, model)]
         self.finished_at: float | None = None
         self.task: asyncio.Task[None] | None = None
-        self.first_event_at: float | None = None
-        self.started_at = clock()
         self._wake = asyncio.Event()
         self._cancel_reason: ApiError | None = None
         self.held = asyncio.Event()  # set once the session is held for this turn
@@ -92,8 +90,6 @@ class LiveTurn:
         return last.error if isinstance(last, Failed) else None
 
     def publish(self, event: TurnEvent) -> None:
-        if self.first_event_at is None:
-            self.first_event_at = self._clock()
         self.events.append(event)
         self._wake.set()
         self._wake = asyncio.Event()

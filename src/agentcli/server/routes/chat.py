@@ -62,14 +62,7 @@ async def start_turn(
     session_id = await claim_session(state, caller, body.session_id)
     request.state.session_id = session_id
     request.state.agent = model
-    if state.turns.running_for(session_id):
-        raise ApiError(
-            409,
-            "session_busy",
-            f"session {session_id!r} is busy: another turn is running on it; retry when it ends",
-            "conflict_error",
-            retry_after=1,
-        )
+    state.refuse_if_busy(session_id)
     state.refuse_if_draining()  # again: claiming the session awaited, and a drain may have begun
     turn = state.turns.start(manager, session_id, body.message, model=model, owner=caller.key_id)
     failure = await turn.wait_until_held()

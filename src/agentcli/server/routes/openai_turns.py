@@ -161,19 +161,8 @@ async def kept_session(
     if existing and session_id is not None:
         await owned_session(state, caller, session_id)
     session_id = await claim_session(state, caller, session_id)
-    _refuse_if_busy(state, session_id)
+    state.refuse_if_busy(session_id)
     return TurnPlan(model, manager, session_id, kept=True)
-
-
-def _refuse_if_busy(state: ServerState, session_id: str) -> None:
-    if state.turns.running_for(session_id):
-        raise ApiError(
-            409,
-            "session_busy",
-            f"session {session_id!r} is busy: another turn is running on it; retry when it ends",
-            "conflict_error",
-            retry_after=1,
-        )
 
 
 async def add_to_session(state: ServerState, plan: TurnPlan, messages: list[Message]) -> None:
@@ -211,7 +200,7 @@ async def begin(
     state.refuse_if_draining()  # again: a drain may have begun while the request was read
     if plan.kept:
         request.state.session_id = plan.session_id
-        _refuse_if_busy(state, plan.session_id)  # again: no await between this and start
+        state.refuse_if_busy(plan.session_id)  # again: no await between this and start
     turn = state.turns.start(
         plan.manager, plan.session_id, text, model=plan.model, owner=caller.key_id
     )
