@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, Val
 
 from .errors import InvalidInputError, SessionNotFoundError
 from .messages import Message
+from .session.window_cache import WINDOW_KEY
 from .stores.base import SessionInfo, SessionStore, validate_session_id
 
 __all__ = [
@@ -136,7 +137,10 @@ async def import_session(
     window_start = 1 + sum(1 for m in messages if m.seq < document.session.window_start)
     if messages:
         await store.append(target, messages)
-    await store.set_state(target, window_start=window_start, metadata=document.session.metadata)
+    # Without the trim marker: its seq numbers may not hold after renumbering, and without it
+    # the first load finds the window from the transcript.
+    metadata = {k: v for k, v in document.session.metadata.items() if k != WINDOW_KEY}
+    await store.set_state(target, window_start=window_start, metadata=metadata)
     return target
 
 

@@ -302,7 +302,7 @@ async def test_a_version_1_file_opens_and_gains_the_leases_table(tmp_path: Path)
             await store.append("old", [_user("after")], expected_last_seq=1)
     raw = sqlite3.connect(path)
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
     finally:
         raw.close()
     assert "WITHOUT ROWID" in _tables(path)["leases"]
@@ -311,7 +311,7 @@ async def test_a_version_1_file_opens_and_gains_the_leases_table(tmp_path: Path)
 async def test_lease_expiry_is_wall_clock_microseconds(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     async with SQLiteStore(path, clock=lambda: 1_000.25) as store:
-        assert await store.lease_acquire("s1", "owner", 30.5) == 0
+        assert await store.lease_acquire("s1", "owner", 30.5) == (0, "")
         raw = sqlite3.connect(path)
         try:
             row = raw.execute("SELECT session_id, owner, expires_us FROM leases").fetchone()
@@ -356,7 +356,9 @@ async def test_delete_and_expire_remove_lease_rows(tmp_path: Path) -> None:
         for sid in ("deleted", "expired", "kept", "never-stored"):
             if sid != "never-stored":
                 await store.append(sid, [_user(sid)])
-            assert await store.lease_acquire(sid, "crashed", 30.0) in (0, 1)  # never released
+            assert isinstance(
+                await store.lease_acquire(sid, "crashed", 30.0), tuple
+            )  # never released
         assert await store.delete("deleted") is True
         assert _lease_rows(path) == ["expired", "kept", "never-stored"]
         async with store.lease("deleted", wait=0):  # free at once, not after the ttl
@@ -387,7 +389,9 @@ async def test_a_lease_write_on_a_busy_file_waits_for_the_lock(tmp_path: Path) -
             await asyncio.sleep(0.05)  # a window to fail in
             assert not taking.done()  # it waits on the worker, not on the event loop
             other.execute("ROLLBACK")
-            assert await taking == 1
+            granted = await taking
+            assert not isinstance(granted, float)
+            assert granted.last_seq == 1
         finally:
             other.close()
         assert _lease_rows(path) == ["s1"]

@@ -210,7 +210,9 @@ class SessionManager:
         validate_session_id(session_id)
         async with self._locks.hold(session_id):
             info = await self.store.info(session_id)
-            state = await self._state(session_id, info.last_seq if info else 0)
+            state = await self._state(
+                session_id, info.last_seq if info else 0, info.revision if info else ""
+            )
             prompt = state.system_prompt
             return SessionSnapshot(
                 session_id=session_id,
@@ -241,7 +243,7 @@ class SessionManager:
             self._check_text(prompt)
         async with self._writing(validate_session_id(session_id)):
             await self.store.set_state(session_id, metadata={SYSTEM_PROMPT_KEY: prompt})
-            self._cache.drop(session_id)
+            self._cache.drop(session_id)  # the next turn reloads it with the new revision
 
     async def close(self) -> None:
         await self.agent.aclose()
@@ -253,11 +255,11 @@ class SessionManager:
         """Hold the session (local lock, then the store's lease) with a current window."""
         return _Writing(self, session_id)
 
-    async def _state(self, session_id: str, last_seq: int) -> WindowState:
-        """The cached window if it is current (the store's last ``seq`` is ``last_seq``),
-        else a fresh one read from the store."""
+    async def _state(self, session_id: str, last_seq: int, revision: str) -> WindowState:
+        """The cached window if it is current (the store's last ``seq`` and revision are
+        these), else a fresh one read from the store."""
         state = self._cache.get(session_id)
-        if state is not None and state.last_seq == last_seq:
+        if state is not None and state.last_seq == last_seq and state.revision == revision:
             return state
         state = await load_window(
             self.store,
@@ -332,7 +334,7 @@ class _Writing:
             lease = await lease_cm.__aenter__()
             self._lease = lease_cm
             try:
-                state = await manager._state(session_id, lease.last_seq)
+                state = await manager._state(session_id, lease.last_seq, lease.revision)
             except BaseException:
                 self._lease = None
                 await lease_cm.__aexit__(None, None, None)

@@ -1,8 +1,13 @@
 """The window of each recently used session, cached so a turn costs the same at 1,000 messages
 as at none, and loaded from the store when it is not cached (or is stale).
 
-A cached window is only trusted while its ``last_seq`` matches the store's: the manager checks
-that under the session's lease before every turn, so another process's turns are never missed.
+A cached window is only trusted while its ``last_seq`` and ``revision`` match the store's: the
+manager checks both under the session's lease before every turn, so another process's turns,
+trims and prompt changes are never missed.
+
+A cold load reads only the window, not the whole transcript: the messages from the window's
+start, plus the few kept from before it (system messages), whose ``seq`` numbers the last trim
+recorded in the session's metadata (``WINDOW_KEY``) along with how many it trimmed.
 """
 
 from __future__ import annotations
@@ -11,14 +16,25 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from pydantic import JsonValue
+
 from ..context import ContextTracker, ContextUsage
 from ..messages import Message
-from ..stores.base import SessionStore
+from ..stores.base import SessionInfo, SessionStore
 
-__all__ = ["OVERHEAD_KEY", "SYSTEM_PROMPT_KEY", "SessionSnapshot", "WindowCache", "WindowState"]
+__all__ = [
+    "OVERHEAD_KEY",
+    "SYSTEM_PROMPT_KEY",
+    "WINDOW_KEY",
+    "SessionSnapshot",
+    "WindowCache",
+    "WindowState",
+    "window_marker",
+]
 
 SYSTEM_PROMPT_KEY = "system_prompt"  # in the session's metadata
 OVERHEAD_KEY = "overhead_tokens"  # on an answer: what the provider counted beyond the messages
+WINDOW_KEY = "window"  # in the session's metadata: {"kept": [seq, ...], "trimmed": n}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +69,7 @@ class WindowState:
     trimmed: int
     system_prompt: str | None
     warning: str | None = None
+    revision: str = ""
 
     def usage(self) -> ContextUsage:
         return self.tracker.usage(len(self.window), self.trimmed, self.warning)
@@ -109,18 +126,13 @@ async def load_window(
 ) -> WindowState:
     """Read a session's window from the store (a new session loads as empty)."""
     info = await store.info(session_id)
-    transcript = await store.read(session_id) if info else []
-    window_start = info.window_start if info else 1
     metadata = info.metadata if info else {}
     prompt = metadata.get(SYSTEM_PROMPT_KEY)
     system_prompt = prompt if isinstance(prompt, str) else default_system_prompt
-    window = [
-        m for m in transcript if m.in_window and (m.seq >= window_start or m.role == "system")
-    ]
+    window, trimmed = await _read_window(store, session_id, info) if info else ([], 0)
     overhead = stored_overhead(window)
     if overhead is None:
         overhead = count_tokens(system_prompt) if system_prompt else 0
-    trimmed = sum(1 for m in transcript if m.seq < window_start and m.role != "system")
     return WindowState(
         window=window,
         tracker=new_tracker(overhead + sum(m.tokens for m in window)),
@@ -128,7 +140,44 @@ async def load_window(
         overhead=overhead,
         trimmed=trimmed,
         system_prompt=system_prompt,
+        revision=info.revision if info else "",
     )
+
+
+async def _read_window(
+    store: SessionStore, session_id: str, info: SessionInfo
+) -> tuple[list[Message], int]:
+    """The window's messages and how many were trimmed, reading as little as possible."""
+    start = info.window_start
+    marker = window_marker(info.metadata) if start > 1 else ((), 0)
+    if marker is None:
+        # Trimmed before the marker existed (or imported): find out from the whole transcript.
+        transcript = await store.read(session_id)
+        trimmed = sum(1 for m in transcript if m.seq < start and m.role != "system")
+        return [m for m in transcript if m.in_window and (m.seq >= start or m.role == "system")], (
+            trimmed
+        )
+    kept_seqs, trimmed = marker
+    kept = await store.read_seqs(session_id, kept_seqs) if kept_seqs else []
+    recent = await store.read(session_id, since_seq=start)
+    return [m for m in (*kept, *recent) if m.in_window], trimmed
+
+
+def window_marker(metadata: dict[str, JsonValue]) -> tuple[tuple[int, ...], int] | None:
+    """The ``(kept seqs, trimmed count)`` the last trim recorded, or ``None``."""
+    value = metadata.get(WINDOW_KEY)
+    if not isinstance(value, dict):
+        return None
+    kept, trimmed = value.get("kept"), value.get("trimmed")
+    if not isinstance(kept, list) or not isinstance(trimmed, int):
+        return None
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in kept):
+        return None
+    return tuple(s for s in kept if isinstance(s, int)), trimmed
+
+
+def marker_value(kept: list[int], trimmed: int) -> dict[str, JsonValue]:
+    return {"kept": list[JsonValue](kept), "trimmed": trimmed}
 
 
 def stored_overhead(window: list[Message]) -> int | None:

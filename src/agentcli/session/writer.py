@@ -11,7 +11,7 @@ from ..errors import SessionConflictError
 from ..messages import Message
 from ..stores.base import SessionStore
 from ..usage import CleanupReport
-from .window_cache import WindowCache, WindowState
+from .window_cache import WINDOW_KEY, WindowCache, WindowState, marker_value
 
 __all__ = ["SessionWriter"]
 
@@ -76,9 +76,16 @@ class SessionWriter:
         if plan.changed:
             window = apply_trim(state.window, plan.drop)
             start = next((m.seq for m in window if m.role != "system"), state.last_seq + 1)
-            await self.store.set_state(self.session_id, window_start=start)
+            trimmed = state.trimmed + plan.drop
+            # What a cold load needs to read only the window (``window_cache.load_window``).
+            kept = [m.seq for m in window if m.seq < start]
+            state.revision = await self.store.set_state(
+                self.session_id,
+                window_start=start,
+                metadata={WINDOW_KEY: marker_value(kept, trimmed)},
+            )
             state.window = window
-            state.trimmed += plan.drop
+            state.trimmed = trimmed
             state.tracker.tokens = plan.tokens_after
         state.warning = plan.warning
         report = CleanupReport(

@@ -24,7 +24,8 @@ from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from ..errors import InvalidInputError, SessionConflictError, StoreError
 from ..messages import Message, messages_adapter, with_seq
-from .base import SessionInfo, session_title
+from .base import SessionInfo, session_owner, session_title
+from .lease import LeaseGrant, new_revision
 
 # Step N takes a file from schema N-1 to N (``PRAGMA user_version``). A new layout is a new
 # step at the end: files of every earlier version then migrate when they are opened.
@@ -62,6 +63,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             expires_us INTEGER NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (
+        # Changes when the session is created or its state is set: a cached window checks it.
+        "ALTER TABLE sessions ADD COLUMN revision TEXT NOT NULL DEFAULT ''",
+        # The owner (a server's API key id) is indexed for ``list_sessions(owner=...)``.
+        "ALTER TABLE sessions ADD COLUMN owner TEXT",
+        "UPDATE sessions SET owner = json_extract(metadata, '$.owner') "
+        "WHERE json_type(metadata, '$.owner') = 'text'",
+        "CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions (owner, updated_us)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -73,7 +83,9 @@ _message_adapter: TypeAdapter[Message] = TypeAdapter(Message)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_SESSION_COLUMNS = "id, created_us, updated_us, last_seq, window_start, title, tokens, metadata"
+_SESSION_COLUMNS = (
+    "id, created_us, updated_us, last_seq, window_start, title, tokens, metadata, revision"
+)
 
 
 # ---------------------------------------------------------------------- sessions and messages
@@ -99,12 +111,21 @@ def append(
         )
         # The title is the first user message's: set by the first batch that has one, then kept.
         title = session_title(stored)
+        # A new session gets a revision; an existing one keeps its own (appends move last_seq).
         conn.execute(
-            "INSERT INTO sessions (id, created_us, updated_us, last_seq, tokens, title) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "INSERT INTO sessions (id, created_us, updated_us, last_seq, tokens, title, revision) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
             "updated_us = excluded.updated_us, last_seq = excluded.last_seq, "
             "tokens = tokens + excluded.tokens, title = COALESCE(title, excluded.title)",
-            (session_id, now, now, last_seq + len(stored), sum(m.tokens for m in stored), title),
+            (
+                session_id,
+                now,
+                now,
+                last_seq + len(stored),
+                sum(m.tokens for m in stored),
+                title,
+                new_revision(),
+            ),
         )
     return stored
 
@@ -123,6 +144,20 @@ def read(
             "WHERE session_id = ? AND seq >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq",
             (session_id, since_seq, last),
         ).fetchall()
+    return _decode(session_id, rows)
+
+
+def read_seqs(conn: sqlite3.Connection, session_id: str, seqs: list[int]) -> list[Message]:
+    marks = ",".join("?" * len(seqs))
+    rows = conn.execute(
+        f"SELECT message FROM messages WHERE session_id = ? AND seq IN ({marks}) "  # noqa: S608
+        "ORDER BY seq",
+        (session_id, *seqs),
+    ).fetchall()
+    return _decode(session_id, rows)
+
+
+def _decode(session_id: str, rows: list[Any]) -> list[Message]:
     if not rows:
         return []
     try:
@@ -142,12 +177,15 @@ def info(conn: sqlite3.Connection, session_id: str) -> SessionInfo | None:
     return None if row is None else _session_info(row)
 
 
-def list_sessions(conn: sqlite3.Connection, limit: int | None) -> list[SessionInfo]:
+def list_sessions(
+    conn: sqlite3.Connection, limit: int | None, owner: str | None
+) -> list[SessionInfo]:
     count = -1 if limit is None else max(limit, 0)  # LIMIT -1 is "no limit" in SQLite
+    where, args = ("WHERE owner = ? ", (owner,)) if owner is not None else ("", ())
     rows = conn.execute(
-        f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608 (constant)
+        f"SELECT {_SESSION_COLUMNS} FROM sessions {where}"  # noqa: S608 (constant)
         "ORDER BY updated_us DESC, id LIMIT ?",
-        (count,),
+        (*args, count),
     ).fetchall()
     return [_session_info(row) for row in rows]
 
@@ -157,25 +195,30 @@ def set_state(
     session_id: str,
     window_start: int | None,
     metadata: dict[str, JsonValue] | None,
-) -> None:
+) -> str:
     now = now_us()
+    revision = new_revision()
     with transaction(conn):
         row = conn.execute("SELECT metadata FROM sessions WHERE id = ?", (session_id,)).fetchone()
         # Merged here, not with SQLite's json_patch, which would delete the keys set to null.
         merged: dict[str, JsonValue] = json.loads(row[0]) if row else {}
         merged.update(metadata or {})
         conn.execute(
-            "INSERT INTO sessions (id, created_us, updated_us, window_start, metadata) "
-            "VALUES (:id, :now, :now, COALESCE(:window_start, 1), :metadata) "
-            "ON CONFLICT (id) DO UPDATE SET updated_us = :now, "
-            "window_start = COALESCE(:window_start, window_start), metadata = :metadata",
+            "INSERT INTO sessions (id, created_us, updated_us, window_start, metadata, owner, "
+            "revision) VALUES (:id, :now, :now, COALESCE(:window_start, 1), :metadata, :owner, "
+            ":revision) ON CONFLICT (id) DO UPDATE SET updated_us = :now, "
+            "window_start = COALESCE(:window_start, window_start), metadata = :metadata, "
+            "owner = :owner, revision = :revision",
             {
                 "id": session_id,
                 "now": now,
                 "window_start": window_start,
                 "metadata": json.dumps(merged, ensure_ascii=False, separators=(",", ":")),
+                "owner": session_owner(merged),
+                "revision": revision,
             },
         )
+    return revision
 
 
 def delete(conn: sqlite3.Connection, session_id: str) -> bool:
@@ -205,9 +248,9 @@ def expire(conn: sqlite3.Connection, cutoff: int) -> int:
 
 def lease_acquire(
     conn: sqlite3.Connection, session_id: str, token: str, ttl: float, clock: Callable[[], float]
-) -> int | float:
-    """The session's ``last_seq`` if the lease was free, lapsed or already ``token``'s (it is
-    now ``token``'s until ``ttl`` from now); otherwise the seconds the holder has left."""
+) -> LeaseGrant | float:
+    """The session's grant if the lease was free, lapsed or already ``token``'s (it is now
+    ``token``'s until ``ttl`` from now); otherwise the seconds the holder has left."""
     with transaction(conn):
         now = _clock_us(clock)  # read under the lock: the wait for it may have been long
         row = conn.execute(
@@ -221,7 +264,10 @@ def lease_acquire(
             "owner = excluded.owner, expires_us = excluded.expires_us",
             (session_id, token, now + _seconds_us(ttl)),
         )
-        return _last_seq(conn, session_id)
+        row = conn.execute(
+            "SELECT last_seq, revision FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        return LeaseGrant(0, "") if row is None else LeaseGrant(int(row[0]), row[1])
 
 
 def lease_renew(
@@ -292,7 +338,7 @@ def _last_seq(conn: sqlite3.Connection, session_id: str) -> int:
 
 
 def _session_info(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
-    sid, created, updated, last_seq, window_start, title, tokens, metadata = row
+    sid, created, updated, last_seq, window_start, title, tokens, metadata, revision = row
     return SessionInfo(
         id=sid,
         created_at=_from_us(created),
@@ -304,6 +350,7 @@ def _session_info(row: sqlite3.Row | tuple[Any, ...]) -> SessionInfo:
         title=title or "",
         tokens=tokens,
         metadata=json.loads(metadata),
+        revision=revision,
     )
 
 

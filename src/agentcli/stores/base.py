@@ -22,7 +22,18 @@ from ..errors import InvalidInputError
 from ..messages import Message
 from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease
 
-__all__ = ["SessionInfo", "SessionStore", "session_title", "validate_session_id"]
+__all__ = [
+    "OWNER_KEY",
+    "SessionInfo",
+    "SessionStore",
+    "session_owner",
+    "session_title",
+    "validate_session_id",
+]
+
+OWNER_KEY = "owner"
+"""The metadata key naming who a session belongs to (a server's API key id). Stores index it,
+so ``list_sessions(owner=...)`` does not read every session."""
 
 _MAX_ID = 128
 _TITLE_CHARS = 80
@@ -31,6 +42,11 @@ _TITLE_CHARS = 80
 def session_title(messages: Sequence[Message]) -> str | None:
     """A session's title: the start of its first user message (``None`` if there is none)."""
     return next((m.content[:_TITLE_CHARS] for m in messages if m.role == "user"), None)
+
+
+def session_owner(metadata: dict[str, JsonValue]) -> str | None:
+    owner = metadata.get(OWNER_KEY)
+    return owner if isinstance(owner, str) else None
 
 
 def validate_session_id(session_id: str) -> str:
@@ -49,7 +65,9 @@ def validate_session_id(session_id: str) -> str:
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
     """A session's summary. ``window_start`` is the first ``seq`` of the agent's window
-    (messages before it were trimmed out of the window but stay in the transcript)."""
+    (messages before it were trimmed out of the window but stay in the transcript).
+    ``revision`` changes whenever the session is created or its state is set (see
+    ``stores.lease.LeaseGrant``)."""
 
     id: str
     created_at: datetime
@@ -60,6 +78,7 @@ class SessionInfo:
     title: str = ""
     tokens: int = 0
     metadata: dict[str, JsonValue] = field(default_factory=dict)
+    revision: str = ""
 
 
 @runtime_checkable
@@ -104,12 +123,20 @@ class SessionStore(Protocol):
         An unknown session reads as empty."""
         ...
 
+    async def read_seqs(self, session_id: str, seqs: Sequence[int]) -> list[Message]:
+        """The messages with these ``seq`` numbers, in ``seq`` order (missing ones left out).
+        For the few messages kept in a window from before its start (system messages)."""
+        ...
+
     async def info(self, session_id: str) -> SessionInfo | None:
         """The session's summary, or ``None`` if it does not exist."""
         ...
 
-    async def list_sessions(self, *, limit: int | None = None) -> list[SessionInfo]:
-        """Sessions, most recently active first."""
+    async def list_sessions(
+        self, *, limit: int | None = None, owner: str | None = None
+    ) -> list[SessionInfo]:
+        """Sessions, most recently active first; only ``owner``'s (``metadata["owner"]``) if
+        given."""
         ...
 
     async def set_state(
@@ -118,9 +145,10 @@ class SessionStore(Protocol):
         *,
         window_start: int | None = None,
         metadata: dict[str, JsonValue] | None = None,
-    ) -> None:
-        """Move the window marker and/or merge ``metadata`` into the session's metadata.
-        Creates the session if it does not exist."""
+    ) -> str:
+        """Move the window marker and/or merge ``metadata`` into the session's metadata, and
+        give the session a new ``revision``, which is returned. Creates the session if it does
+        not exist."""
         ...
 
     async def delete(self, session_id: str) -> bool:

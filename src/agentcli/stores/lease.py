@@ -21,7 +21,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import ClassVar, NamedTuple, Protocol
 
 from ..errors import ConfigError, SessionBusyError
 
@@ -30,9 +30,11 @@ __all__ = [
     "DEFAULT_LEASE_WAIT",
     "HeldLease",
     "Lease",
+    "LeaseGrant",
     "LeasePrimitives",
     "hold_lease",
     "new_lease_token",
+    "new_revision",
 ]
 
 logger = logging.getLogger("agentcli.stores")
@@ -46,27 +48,38 @@ _FIRST_PAUSE = 0.002
 _LAST_PAUSE = 0.25
 
 
+class LeaseGrant(NamedTuple):
+    """What a granted lease reports about its session, read in the same atomic step: its last
+    ``seq`` (0 if it does not exist) and its ``revision`` ("" if it does not exist), which
+    changes whenever the session is created or its state (window, metadata) is set. A holder
+    whose cached window has both is current; otherwise another process moved the session."""
+
+    last_seq: int
+    revision: str
+
+
 @dataclass(slots=True, eq=False)  # compared by identity: held leases live in a set
 class Lease:
-    """A held lease. ``last_seq`` is the session's last ``seq`` when it was taken (0 for a new
-    session): the holder compares it with what it cached. ``lost`` turns true if a renewal
-    found the lease taken over (the holder stalled longer than ``ttl``)."""
+    """A held lease. ``last_seq`` and ``revision`` are the session's when it was taken (see
+    :class:`LeaseGrant`): the holder compares them with what it cached. ``lost`` turns true if
+    a renewal found the lease taken over (the holder stalled longer than ``ttl``)."""
 
     session_id: str
     token: str
     last_seq: int
     ttl: float
+    revision: str = ""
     lost: bool = field(default=False)
 
 
 class LeasePrimitives(Protocol):
     """What a backend implements for :func:`hold_lease`. All three are atomic on the server."""
 
-    async def lease_acquire(self, session_id: str, token: str, ttl: float) -> int | float:
+    async def lease_acquire(self, session_id: str, token: str, ttl: float) -> LeaseGrant | float:
         """Take the lease if it is free, expired, or already ``token``'s.
 
-        Returns the session's ``last_seq`` (an ``int``) when taken; otherwise the seconds
-        until the current holder's lease expires (a ``float``, at least 0.0).
+        Returns a :class:`LeaseGrant` (read atomically with the grant) when taken; otherwise
+        the seconds until the current holder's lease expires (a ``float``, at least 0.0).
         """
         ...
 
@@ -81,6 +94,12 @@ class LeasePrimitives(Protocol):
 
 def new_lease_token() -> str:
     return secrets.token_hex(16)
+
+
+def new_revision() -> str:
+    """A session state's revision: random, so a deleted and re-created session never reuses
+    one a cache still holds."""
+    return secrets.token_hex(8)
 
 
 def check_lease_times(ttl: float, wait: float) -> None:
@@ -141,7 +160,7 @@ class HeldLease:
                 # token, which frees nothing if it was not granted, so nothing stays held.
                 await _release_surely(backend, Lease(session_id, token, 0, ttl))
                 raise
-            if isinstance(got, int):
+            if isinstance(got, LeaseGrant):
                 break
             waited = self._clock() - started
             left = self.wait - waited
@@ -151,7 +170,7 @@ class HeldLease:
             delay = min(pause * (0.5 + random.random()), left, max(float(got), _FIRST_PAUSE))  # noqa: S311
             await asyncio.sleep(delay)
             pause = min(pause * 2, _LAST_PAUSE)
-        lease = self._lease = Lease(session_id, token, got, ttl)
+        lease = self._lease = Lease(session_id, token, got.last_seq, ttl, got.revision)
         _Renewer.of(backend).hold(lease)
         return lease
 

@@ -12,8 +12,15 @@ from pydantic import JsonValue
 
 from ..errors import SessionConflictError
 from ..messages import Message, with_seq
-from .base import SessionInfo, session_title, validate_session_id
-from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, hold_lease
+from .base import SessionInfo, session_owner, session_title, validate_session_id
+from .lease import (
+    DEFAULT_LEASE_TTL,
+    DEFAULT_LEASE_WAIT,
+    Lease,
+    LeaseGrant,
+    hold_lease,
+    new_revision,
+)
 
 __all__ = ["MemoryStore"]
 
@@ -26,6 +33,7 @@ class _Session:
     window_start: int = 1
     tokens: int = 0
     metadata: dict[str, JsonValue] = dataclasses.field(default_factory=dict)
+    revision: str = dataclasses.field(default_factory=new_revision)
 
 
 class MemoryStore:
@@ -79,13 +87,26 @@ class MemoryStore:
             selected = selected[-last:] if last > 0 else []
         return list(selected)
 
+    async def read_seqs(self, session_id: str, seqs: Sequence[int]) -> list[Message]:
+        session = self._sessions.get(session_id)
+        if session is None:
+            return []
+        count = len(session.messages)
+        return [session.messages[s - 1] for s in sorted(set(seqs)) if 1 <= s <= count]
+
     async def info(self, session_id: str) -> SessionInfo | None:
         session = self._sessions.get(session_id)
         return None if session is None else self._info(session_id, session)
 
-    async def list_sessions(self, *, limit: int | None = None) -> list[SessionInfo]:
+    async def list_sessions(
+        self, *, limit: int | None = None, owner: str | None = None
+    ) -> list[SessionInfo]:
         infos = sorted(
-            (self._info(sid, s) for sid, s in self._sessions.items()),
+            (
+                self._info(sid, s)
+                for sid, s in self._sessions.items()
+                if owner is None or session_owner(s.metadata) == owner
+            ),
             key=lambda i: i.updated_at,
             reverse=True,
         )
@@ -97,13 +118,15 @@ class MemoryStore:
         *,
         window_start: int | None = None,
         metadata: dict[str, JsonValue] | None = None,
-    ) -> None:
+    ) -> str:
         session = self._get_or_create(session_id)
         if window_start is not None:
             session.window_start = window_start
         if metadata:
             session.metadata.update(metadata)
         session.updated_at = datetime.now(UTC)
+        session.revision = new_revision()
+        return session.revision
 
     async def delete(self, session_id: str) -> bool:
         return self._sessions.pop(session_id, None) is not None
@@ -117,14 +140,16 @@ class MemoryStore:
     ) -> AbstractAsyncContextManager[Lease]:
         return hold_lease(self, session_id, ttl=ttl, wait=wait, clock=self._clock)
 
-    async def lease_acquire(self, session_id: str, token: str, ttl: float) -> int | float:
+    async def lease_acquire(self, session_id: str, token: str, ttl: float) -> LeaseGrant | float:
         now = self._clock()
         held = self._leases.get(session_id)
         if held is not None and held[0] != token and held[1] > now:
             return max(0.0, held[1] - now)
         self._leases[session_id] = (token, now + ttl)
         session = self._sessions.get(session_id)
-        return len(session.messages) if session else 0
+        if session is None:
+            return LeaseGrant(0, "")
+        return LeaseGrant(len(session.messages), session.revision)
 
     async def lease_renew(self, session_id: str, token: str, ttl: float) -> bool:
         held = self._leases.get(session_id)
@@ -164,4 +189,5 @@ class MemoryStore:
             title=title,
             tokens=session.tokens,
             metadata=dict(session.metadata),
+            revision=session.revision,
         )

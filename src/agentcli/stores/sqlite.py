@@ -46,7 +46,7 @@ from ..messages import Message
 from . import _sqlite_ops as sql
 from ._thread import Worker
 from .base import SessionInfo, validate_session_id
-from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, hold_lease
+from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, LeaseGrant, hold_lease
 
 __all__ = ["SQLiteStore"]
 
@@ -167,11 +167,19 @@ class SQLiteStore:
             return []
         return await self._call(lambda conn: sql.read(conn, session_id, since_seq, last))
 
+    async def read_seqs(self, session_id: str, seqs: Sequence[int]) -> list[Message]:
+        wanted = sorted({int(s) for s in seqs})
+        if not wanted:
+            return []
+        return await self._call(lambda conn: sql.read_seqs(conn, session_id, wanted))
+
     async def info(self, session_id: str) -> SessionInfo | None:
         return await self._call(lambda conn: sql.info(conn, session_id))
 
-    async def list_sessions(self, *, limit: int | None = None) -> list[SessionInfo]:
-        return await self._call(lambda conn: sql.list_sessions(conn, limit))
+    async def list_sessions(
+        self, *, limit: int | None = None, owner: str | None = None
+    ) -> list[SessionInfo]:
+        return await self._call(lambda conn: sql.list_sessions(conn, limit, owner))
 
     async def set_state(
         self,
@@ -179,9 +187,11 @@ class SQLiteStore:
         *,
         window_start: int | None = None,
         metadata: dict[str, JsonValue] | None = None,
-    ) -> None:
+    ) -> str:
         validate_session_id(session_id)
-        await self._call(lambda conn: sql.set_state(conn, session_id, window_start, metadata))
+        return await self._call(
+            lambda conn: sql.set_state(conn, session_id, window_start, metadata)
+        )
 
     async def delete(self, session_id: str) -> bool:
         return await self._call(lambda conn: sql.delete(conn, session_id))
@@ -201,7 +211,7 @@ class SQLiteStore:
     ) -> AbstractAsyncContextManager[Lease]:
         return hold_lease(self, session_id, ttl=ttl, wait=wait, clock=self._wait_clock)
 
-    async def lease_acquire(self, session_id: str, token: str, ttl: float) -> int | float:
+    async def lease_acquire(self, session_id: str, token: str, ttl: float) -> LeaseGrant | float:
         return await self._lease_write(
             lambda conn: sql.lease_acquire(conn, session_id, token, ttl, self._clock)
         )
