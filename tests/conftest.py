@@ -115,3 +115,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     ):
         report.outcome = "failed"
         report.longrepr = f"skipped under AGENTCLI_STRICT_SKIPS=1: {report.longrepr}"
+
+
+# The real Redis and PostgreSQL servers (tests/servers/).
+from .servers.fixtures import (  # noqa: E402
+    cluster,
+    postgres_server,
+    postgres_url,
+    redis,
+    redis_cluster,
+    redis_server,
+)
+
+__all__ = ["cluster", "postgres_server", "postgres_url", "redis", "redis_cluster", "redis_server"]
