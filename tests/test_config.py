@@ -69,3 +69,61 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
     for text in (repr(settings), str(settings), str(settings.redacted())):
         assert canary not in text
     assert settings.redacted()["openai_api_key"] == "********** (set)"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:{secret}@127.0.0.1:6379/0",
+        "rediss://default:{secret}@127.0.0.1:6380/0",
+        "postgresql://me:p@ss{secret}@127.0.0.1/db",  # an unescaped @ in the password
+        "postgresql://127.0.0.1/db?sslmode=disable&password={secret}",
+    ],
+)
+def test_store_and_redis_passwords_never_print(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    secret = "canary-5d1c"
+    monkeypatch.setenv("AGENTCLI_STORE_URL", url.format(secret=secret))
+    monkeypatch.setenv("AGENTCLI_REDIS_URL", url.format(secret=secret))
+    settings = load_settings(env_file=None)
+    redacted = settings.redacted()
+    for text in (repr(settings), str(settings), str(redacted)):
+        assert secret not in text
+    assert "****" in redacted["store_url"]
+    assert "****" in redacted["redis_url"]
+
+
+def test_store_scaling_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings(env_file=None)
+    assert (settings.session_ttl, settings.store_pool_size, settings.redis_url) == (3600, 10, None)
+    monkeypatch.setenv("AGENTCLI_SESSION_TTL", "0")
+    monkeypatch.setenv("AGENTCLI_STORE_POOL_SIZE", "0")
+    with pytest.raises(ConfigError, match="AGENTCLI_STORE_POOL_SIZE"):
+        load_settings(env_file=None)
+
+
+def test_driver_log_records_lose_their_passwords() -> None:
+    import io
+    import logging
+
+    from agentcli._redact import redact_logger
+    from agentcli.logs import configure_logging
+
+    stream = io.StringIO()
+    handler = configure_logging("WARNING", "text", stream=stream)
+    try:
+        logging.getLogger("agentcli.stores").warning("failed: %s", "redis://:hunter2@h:1/0")
+        redact_logger("psycopg.pool")
+        driver = logging.getLogger("psycopg.pool")
+        records: list[logging.LogRecord] = []
+        catcher = logging.Handler()
+        catcher.emit = records.append  # type: ignore[method-assign]
+        driver.addHandler(catcher)
+        try:
+            driver.warning("error connecting to %s", "postgresql://u:hunter2@db/x")
+        finally:
+            driver.removeHandler(catcher)
+    finally:
+        logging.getLogger("agentcli").removeHandler(handler)
+    assert "hunter2" not in stream.getvalue()
+    assert "redis://:****@h:1/0" in stream.getvalue()
+    assert [r.getMessage() for r in records] == ["error connecting to postgresql://u:****@db/x"]

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     # A secret: database URLs carry passwords. Default: a SQLite file in data_dir.
     store_url: SecretStr | None = None
+    # Redis and PostgreSQL stores delete a session this many seconds after its last activity,
+    # whole (0: never). The local SQLite store keeps sessions until they are deleted.
+    session_ttl: float = Field(3600.0, ge=0, le=10 * 365 * 86_400)
+    store_pool_size: int = Field(10, ge=1, le=1000)  # connections per process (Redis, PostgreSQL)
+    # Redis for the service's shared state (turn streams, rate limits) when the store is not
+    # Redis; with a redis:// store, that store's server is used.
+    redis_url: SecretStr | None = None
 
     # The context window policy.
     context_window: int | None = Field(None, gt=0)  # overrides the model's own when set
@@ -115,7 +122,7 @@ class Settings(BaseSettings):
         """Every setting, secrets shown only as set or not set (for ``agentcli config``)."""
         out: dict[str, Any] = {}
         for name, value in self.model_dump().items():
-            if name == "store_url":
+            if name in ("store_url", "redis_url"):
                 continue
             if isinstance(value, SecretStr):
                 out[name] = "********** (set)" if value.get_secret_value() else "(empty)"
@@ -124,17 +131,15 @@ class Settings(BaseSettings):
             else:
                 out[name] = str(value) if isinstance(value, Path) else value
         out["store_url"] = _redact_url(self.resolved_store_url)
+        redis_url = self.redis_url.get_secret_value() if self.redis_url else ""
+        out["redis_url"] = _redact_url(redis_url) if redis_url else None
         return out
 
 
 def _redact_url(url: str) -> str:
-    """Hide a password in ``scheme://user:password@host`` URLs."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:****@{host}" if ":" in creds else url
+    from ._redact import redact_url
+
+    return redact_url(url)
 
 
 def check_env_file(path: Path) -> None:

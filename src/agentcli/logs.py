@@ -51,7 +51,10 @@ def configure_logging(
     stream: Any = None,
 ) -> logging.Handler:
     """Attach one handler to the ``agentcli`` logger (replacing any it had before)."""
+    from ._redact import RedactingFilter
+
     handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())  # a driver's error may quote a URL with its password
     handler.setFormatter(
         JSONFormatter() if fmt == "json" else _TextFormatter("%(levelname)s %(name)s: %(message)s")
     )

@@ -58,7 +58,7 @@ def open_cli_store(settings: Settings, *, ephemeral: bool = False) -> SessionSto
     url = MEMORY_URL if ephemeral else settings.resolved_store_url
     if url.startswith("sqlite:"):
         _ensure_data_dir(settings)
-    return open_store(url)
+    return open_store(url, session_ttl=settings.session_ttl, pool_size=settings.store_pool_size)
 
 
 def _ensure_data_dir(settings: Settings) -> None:

@@ -1,7 +1,9 @@
 """Session stores: where transcripts live. ``open_store(url)`` picks one from a URL.
 
 ``memory://`` (this process only), ``sqlite:////abs/path.db`` or ``sqlite:///relative.db``
-(the default, embedded; the SQLAlchemy convention).
+(the default, embedded; the SQLAlchemy convention), ``redis://`` / ``rediss://`` (Redis,
+Valkey or a Redis Cluster; ``pip install 'agentcli[redis]'``) and ``postgresql://``
+(``pip install 'agentcli[postgres]'``).
 """
 
 from __future__ import annotations
@@ -12,28 +14,54 @@ from .base import SessionInfo, SessionStore, validate_session_id
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
+    from ..config import Settings
+    from .postgres import PostgresStore
+    from .redis import RedisStore
     from .sqlite import SQLiteStore
 
 __all__ = [
+    "DEFAULT_POOL_SIZE",
+    "DEFAULT_SESSION_TTL",
     "MemoryStore",
+    "PostgresStore",
+    "RedisStore",
     "SQLiteStore",
     "SessionInfo",
     "SessionStore",
+    "open_configured_store",
     "open_store",
     "validate_session_id",
 ]
 
+DEFAULT_SESSION_TTL = 3600.0
+"""Seconds of inactivity after which a Redis or PostgreSQL session is deleted, whole."""
+DEFAULT_POOL_SIZE = 10
+"""Connections per process to a Redis or PostgreSQL server."""
+
+_LAZY = {"SQLiteStore": "sqlite", "RedisStore": "redis", "PostgresStore": "postgres"}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "SQLiteStore":
-        from .sqlite import SQLiteStore
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
 
-        return SQLiteStore
+        return getattr(importlib.import_module(f".{module}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def open_store(url: str) -> SessionStore:
-    """Open the store a URL names; raises ``ConfigError`` for an unknown scheme."""
+def open_store(
+    url: str,
+    *,
+    session_ttl: float = DEFAULT_SESSION_TTL,
+    pool_size: int = DEFAULT_POOL_SIZE,
+) -> SessionStore:
+    """Open the store a URL names; raises ``ConfigError`` for an unknown scheme.
+
+    ``session_ttl`` and ``pool_size`` apply to the Redis and PostgreSQL stores. Nothing
+    connects until the first call.
+    """
+    from .._redact import redact_url
     from ..errors import ConfigError
 
     scheme = url.partition("://")[0].lower() if "://" in url else ""
@@ -43,6 +71,24 @@ def open_store(url: str) -> SessionStore:
         from .sqlite import SQLiteStore
 
         return SQLiteStore.from_url(url)
+    if scheme in ("redis", "rediss", "unix"):
+        from .redis import RedisStore
+
+        return RedisStore.from_url(url, session_ttl=session_ttl, pool_size=pool_size)
+    if scheme in ("postgresql", "postgres"):
+        from .postgres import PostgresStore
+
+        return PostgresStore.from_url(url, session_ttl=session_ttl, pool_size=pool_size)
     raise ConfigError(
-        f"unknown store URL {url.split('@')[-1]!r}: use memory:// or sqlite:////abs/path/file.db"
+        f"unknown store URL {redact_url(url)!r}: use memory://, sqlite:////abs/path/file.db, "
+        "redis://host:6379/0 or postgresql://user@host/db"
+    )
+
+
+def open_configured_store(settings: Settings) -> SessionStore:
+    """The store ``settings`` name (``AGENTCLI_STORE_URL``, else the SQLite file)."""
+    return open_store(
+        settings.resolved_store_url,
+        session_ttl=settings.session_ttl,
+        pool_size=settings.store_pool_size,
     )
