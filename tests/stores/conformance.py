@@ -3,7 +3,8 @@
 The suite is the class ``StoreConformance``; ``test_conformance.py`` runs it once per entry of
 ``BACKENDS`` through the parametrised ``backend`` fixture in ``conftest.py``.
 
-Adding a backend (Redis, PostgreSQL, ...) is one entry in ``BACKENDS``:
+Adding a backend is one entry in ``BACKENDS`` (Redis, the Redis Cluster and PostgreSQL are in
+``redis_backend.py`` and ``postgres_backend.py``):
 
 1. Write an async context manager ``my_backend(request) -> Backend``. ``request`` is pytest's
    fixture request, so it can ask for ``tmp_path`` or a server fixture with
@@ -127,9 +128,16 @@ async def sqlite_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backen
 # Backends whose data other processes cannot reach: the cross-process tests leave them out.
 PROCESS_LOCAL = frozenset({"memory"})
 
+# The server backends, in their own modules (they import ``Backend`` from here, defined above).
+from .postgres_backend import postgres_backend  # noqa: E402
+from .redis_backend import redis_backend, redis_cluster_backend  # noqa: E402
+
 BACKENDS: dict[str, BackendFactory] = {
     "memory": memory_backend,
     "sqlite": sqlite_backend,
+    "redis": redis_backend,
+    "redis-cluster": redis_cluster_backend,
+    "postgres": postgres_backend,
 }
 
 
@@ -256,7 +264,10 @@ async def _hold_until_cancelled(store: SessionStore, session_id: str) -> None:
 #   one message at a time, ``turns`` a question and its answer under the session's lease,
 #   ``chat`` a turn through ``SessionManager`` (the answer echoes the question);
 # - ``hold`` takes the lease with a ttl of ``count`` seconds, stores one message, says "held"
-#   and keeps the lease (renewing it) until it is killed.
+#   and keeps the lease (renewing it) until it is killed;
+# - ``writers`` and ``writers-many`` run 25 concurrent writers that each append ``count``
+#   messages, to the one session or each writer to its own (``{session_id}-w{n}``, the same
+#   sessions in every child), and print ``[session, content, seq]`` for each.
 _CHILD = """
 import asyncio, json, sys
 from agentcli.messages import Message, messages_adapter
@@ -300,6 +311,21 @@ async def chat(store, session_id, count, tag):
     manager = SessionManager(agent=EchoAgent(notice=False), store=store)
     return [(await manager.chat(session_id, f"{tag}-{i}")).output for i in range(count)]
 
+async def writers(store, session_id, count, tag, many=False):
+    async def writer(w):
+        sid = f"{session_id}-w{w}" if many else session_id
+        out = []
+        for i in range(count):
+            content = f"{tag}-w{w}-{i}"
+            stored = await store.append(sid, [Message(role="user", content=content)])
+            out.append([sid, content, stored[0].seq])
+        return out
+    done = await asyncio.gather(*(writer(w) for w in range(25)))
+    return [row for rows in done for row in rows]
+
+async def writers_many(store, session_id, count, tag):
+    return await writers(store, session_id, count, tag, many=True)
+
 async def hold(store, session_id, count, tag):
     async with store.lease(session_id, ttl=float(count)) as lease:
         message = Message(role="user", content="from the holder")
@@ -313,7 +339,8 @@ async def main(url, command, session_id, count, tag):
         if command not in ("read", "hold"):
             print("ready", flush=True)
             sys.stdin.readline()
-        job = {"read": read, "append": append, "turns": turns, "chat": chat, "hold": hold}
+        job = {"read": read, "append": append, "turns": turns, "chat": chat, "hold": hold,
+               "writers": writers, "writers-many": writers_many}
         print(json.dumps(await job[command](store, session_id, int(count), tag)))
     finally:
         await store.close()
@@ -528,6 +555,62 @@ class StoreConformance:
         assert listed[1].message_count == 2
         assert listed[1].title == "a"
 
+    async def test_list_sessions_of_one_owner(self, store: SessionStore) -> None:
+        for sid, owner in (("a1", "alice"), ("b1", "bob"), ("a2", "alice"), ("n1", None)):
+            await store.append(sid, [_user(sid)])
+            if owner is not None:
+                await store.set_state(sid, metadata={"owner": owner})
+            await _tick()
+        assert [i.id for i in await store.list_sessions(owner="alice")] == ["a2", "a1"]
+        assert [i.id for i in await store.list_sessions(owner="alice", limit=1)] == ["a2"]
+        assert [i.id for i in await store.list_sessions(owner="bob")] == ["b1"]
+        assert await store.list_sessions(owner="nobody") == []
+        await store.set_state("a1", metadata={"owner": "bob"})  # handed over
+        assert [i.id for i in await store.list_sessions(owner="bob")] == ["a1", "b1"]
+        assert [i.id for i in await store.list_sessions(owner="alice")] == ["a2"]
+        await store.delete("a2")
+        assert await store.list_sessions(owner="alice") == []
+        assert len(await store.list_sessions()) == 3
+
+    async def test_read_seqs(self, store: SessionStore) -> None:
+        sent = sample_messages()
+        await store.append("s1", sent)
+        got = await store.read_seqs("s1", [6, 1, 3, 99, 3])  # unordered, repeated, missing
+        assert [m.seq for m in got] == [1, 3, 6]
+        want = [dataclasses.replace(sent[i - 1], seq=i) for i in (1, 3, 6)]
+        assert_same_messages(got, want, first_seq=None)
+        assert await store.read_seqs("s1", []) == []
+        assert await store.read_seqs("unknown", [1]) == []
+
+    async def test_the_revision_changes_with_the_state_only(self, store: SessionStore) -> None:
+        assert await _primitives(store).lease_acquire("s1", "t", 30.0) == (0, "")
+        await _primitives(store).lease_release("s1", "t")
+        await store.append("s1", [_user("a")])
+        created = await store.info("s1")
+        assert created is not None
+        assert created.revision
+        await store.append("s1", [_user("b")])  # appends move last_seq, not the revision
+        info = await store.info("s1")
+        assert info is not None
+        assert info.revision == created.revision
+        async with store.lease("s1") as lease:
+            assert (lease.last_seq, lease.revision) == (2, created.revision)
+        revision = await store.set_state("s1", window_start=2)
+        assert revision not in ("", created.revision)
+        again = await store.set_state("s1", metadata={"k": 1})
+        assert again != revision
+        info = await store.info("s1")
+        assert info is not None
+        assert info.revision == again
+        async with store.lease("s1") as lease:
+            assert (lease.last_seq, lease.revision) == (2, again)
+        # Deleted and made again with as many messages: a new revision all the same.
+        await store.delete("s1")
+        await store.append("s1", [_user("a"), _user("b")])
+        info = await store.info("s1")
+        assert info is not None
+        assert info.revision not in ("", created.revision, again)
+
     async def test_delete(self, store: SessionStore) -> None:
         await store.append("gone", sample_messages())
         await store.set_state("gone", window_start=3, metadata={"x": 1})
@@ -694,7 +777,7 @@ class StoreConformance:
     async def test_a_lease_expires_after_its_ttl(self, backend: Backend) -> None:
         crashed, other = _primitives(await backend.open()), await backend.open()
         ttl = 30.0 if backend.clock else 0.3
-        assert await crashed.lease_acquire("s1", "crashed", ttl) == 0  # and never renews
+        assert await crashed.lease_acquire("s1", "crashed", ttl) == (0, "")  # and never renews
         assert await _is_busy(other, "s1")
         if backend.clock:
             backend.clock.advance(ttl + 1)
@@ -713,7 +796,7 @@ class StoreConformance:
             assert await other.lease_renew("s1", "not-" + lease.token, 30.0) is False
             assert await _is_busy(await backend.open(), "s1")
             # Taking a held lease again with its own token is fine (it is already ours).
-            assert await other.lease_acquire("s1", lease.token, 30.0) == 0
+            assert await other.lease_acquire("s1", lease.token, 30.0) == (0, "")
         assert not await _is_busy(await backend.open(), "s1")
 
     async def test_renewal_keeps_a_lease_past_its_ttl(self, backend: Backend) -> None:
@@ -831,6 +914,26 @@ class StoreConformance:
         assert info is not None
         assert info.last_seq == total
         assert [m.content for m in await watcher.read("other")] == ["untouched"]
+
+    @pytest.mark.parametrize("command", ["writers", "writers-many"])
+    async def test_many_writers_in_many_processes_lose_and_duplicate_nothing(
+        self, shared_backend: Backend, command: str
+    ) -> None:
+        """4 processes x 25 concurrent writers x 100 appends, on one session and on 25."""
+        backend = shared_backend
+        assert backend.url is not None
+        processes, appends = 4, 100
+        returned = await run_children(backend.url, command, "hot", processes, appends)
+        rows = [row for child in returned for row in child]
+        assert len(rows) == processes * 25 * appends
+        reader = await backend.open()
+        sessions = sorted({sid for sid, _, _ in rows})
+        assert len(sessions) == (1 if command == "writers" else 25)
+        for sid in sessions:
+            stored = await reader.read(sid)
+            expected = [(content, seq) for s, content, seq in rows if s == sid]
+            assert [m.seq for m in stored] == list(range(1, len(expected) + 1))  # no gap
+            assert sorted((m.content, m.seq) for m in stored) == sorted(expected)
 
     async def test_processes_take_turns_under_the_lease(self, shared_backend: Backend) -> None:
         backend = shared_backend

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from .cmd_db import db_app
 from .exits import handle_errors
 
 __all__ = ["app"]
@@ -26,6 +27,7 @@ sessions_app = typer.Typer(
     help="List, show, export, import, delete and prune saved sessions.", no_args_is_help=True
 )
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(db_app, name="db")
 
 # Options shared by chat and run.
 AgentOpt = Annotated[
