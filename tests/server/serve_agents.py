@@ -85,3 +85,14 @@ class ToolStreamer(AgentInterface):
             yield TextDelta(text)
         units = [Message(role="assistant", tool_calls=(call,)), result]
         yield TurnComplete(AgentResponse(output=TOOL_ANSWER, messages=units))
+
+
+class Recall(AgentInterface):
+    """Answers with the ``seq`` of every message it was shown: what its window held, so a
+    test sees whether a turn got the whole conversation (and only what cleanup kept)."""
+
+    name = "recall"
+
+    async def process(self, context: AgentContext) -> AgentResponse:
+        seqs = ",".join(str(m.seq) for m in context.conversation_history)
+        return AgentResponse(output=f"saw [{seqs}]")

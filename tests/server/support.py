@@ -125,7 +125,9 @@ class FaultyStore(MemoryStore):
             await asyncio.Event().wait()  # never set: only a timeout or cancel ends this
         return await super().info(session_id)
 
-    async def list_sessions(self, *, limit: int | None = None) -> list[SessionInfo]:
+    async def list_sessions(
+        self, *, limit: int | None = None, owner: str | None = None
+    ) -> list[SessionInfo]:
         if self.fail.is_set():
             raise RuntimeError("the driver broke")
-        return await super().list_sessions(limit=limit)
+        return await super().list_sessions(limit=limit, owner=owner)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from .._redact import redact_text
 from ..errors import AgentCLIError
 from .console import out_console, print_json
 from .exits import FAILED, CLIExit
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = ["Check", "agents_command", "config_command", "doctor_command", "run_checks"]
+
+REDIS_EXTRA = "pip install 'agentcli[redis]'"
 
 
 def _installed(module: str) -> bool:
@@ -114,6 +117,8 @@ def run_checks() -> list[Check]:
     checks += _key_checks(settings)
     checks.append(_data_dir_check(settings))
     checks.append(_store_check(settings))
+    if settings.redis_url is not None and settings.redis_url.get_secret_value().strip():
+        checks.append(_shared_state_check(settings))
     checks.append(_tokenizer_check())
     return checks
 
@@ -171,12 +176,12 @@ def _data_dir_check(settings: Settings) -> Check:
 def _store_check(settings: Settings) -> Check:
     import asyncio
 
-    from ..stores import open_store
+    from ..stores import open_configured_store
 
     url = settings.redacted()["store_url"]
 
     async def probe() -> int:
-        store = open_store(settings.resolved_store_url)
+        store = open_configured_store(settings)
         try:
             return len(await store.list_sessions())
         finally:
@@ -188,10 +193,38 @@ def _store_check(settings: Settings) -> Check:
         return Check(
             "store",
             "fail",
-            f"{url}: {type(exc).__name__}: {exc}",
+            f"{url}: {type(exc).__name__}: {redact_text(str(exc))}",
             "check AGENTCLI_STORE_URL (or unset it to use the SQLite file in the data directory)",
         )
     return Check("store", "ok", f"{url} ({count} session{'' if count == 1 else 's'})")
+
+
+def _shared_state_check(settings: Settings) -> Check:
+    """``AGENTCLI_REDIS_URL``: the Redis ``agentcli serve`` replicas share turns and rate
+    limits through answers a ping (bounded in time)."""
+    import asyncio
+
+    raw = settings.redis_url.get_secret_value().strip() if settings.redis_url else ""
+    url = settings.redacted()["redis_url"]
+    fix = "check AGENTCLI_REDIS_URL (or unset it: each replica then keeps its own)"
+    if not _installed("redis"):
+        return Check("shared state", "fail", f"{url}: the redis package is missing", REDIS_EXTRA)
+    from ..server.shared import SharedRedis
+
+    async def probe() -> str:
+        shared = SharedRedis(raw, 1)
+        try:
+            return await shared.check()
+        finally:
+            await shared.close()
+
+    try:
+        result = asyncio.run(probe())
+    except Exception as exc:  # a URL the store would refuse too (ConfigError, redacted)
+        result = f"failed: {redact_text(str(exc))}"
+    if result != "ok":
+        return Check("shared state", "fail", f"{url}: {result}", fix)
+    return Check("shared state", "ok", f"{url} answers (turn streams and rate limits)")
 
 
 def _tokenizer_check() -> Check:

@@ -59,6 +59,7 @@ def serve_command(
             keys=len(keys),
             no_auth=no_auth,
             store=settings.redacted()["store_url"],
+            shared=_shared_state(settings),
         )
         if workers == 1:
             _serve_here(settings, built, sock, line)
@@ -91,7 +92,27 @@ def _store_url(settings: Settings, store: str | None, ephemeral: bool, workers: 
     from ..server.runner import with_store
 
     open_cli_store(with_store(settings, url))  # an unknown scheme fails here; opens nothing
+    if url.partition("://")[0].lower() in ("postgresql", "postgres"):
+        _check_postgres_schema(url)
     return url
+
+
+def _check_postgres_schema(url: str) -> None:
+    """Refuse to serve on a PostgreSQL schema this version does not match (never migrate it
+    here: replicas of two versions may share the database during a rollout). A database that
+    does not answer yet is only a warning: ``/readiness`` reports it until it does."""
+    import asyncio
+
+    from ..errors import StoreError
+    from ..stores._postgres_schema import SCHEMA_VERSION, outdated_error, read_version
+
+    try:
+        version = asyncio.run(read_version(url, connect_timeout=5))
+    except StoreError as exc:
+        print(f"agentcli serve: warning: {sanitize_inline(str(exc))}", file=sys.stderr)
+        return
+    if version != SCHEMA_VERSION:
+        raise CLIExit(CONFIG_ERROR, str(outdated_error(url, version)))
 
 
 def _is_loopback(host: str) -> bool:
@@ -138,10 +159,31 @@ def _bind(host: str, port: int) -> socket.socket:
         ) from None
 
 
+def _shared_state(settings: Settings) -> str | None:
+    """Where the replicas share turns and rate limits (redacted), if anywhere. A bad URL or
+    a missing ``redis`` extra fails here (exit 4); nothing connects."""
+    from .._redact import redact_url
+    from ..server.shared import open_shared, shared_redis_url
+
+    url = shared_redis_url(settings)
+    if url is None:
+        return None
+    open_shared(settings)  # checks only: its connection is made at the first call
+    return redact_url(url)
+
+
 def startup_line(
-    url: str, specs: list[str], *, workers: int, keys: int, no_auth: bool, store: str
+    url: str,
+    specs: list[str],
+    *,
+    workers: int,
+    keys: int,
+    no_auth: bool,
+    store: str,
+    shared: str | None = None,
 ) -> str:
-    """The one line ``serve`` prints once it listens (key counts, never keys)."""
+    """The one line ``serve`` prints once it listens (key counts, never keys). ``shared``:
+    the Redis that turns and rate limits are shared through, when there is one."""
     if keys:
         auth = f"API keys required ({keys} configured)"
     elif no_auth:
@@ -149,9 +191,10 @@ def startup_line(
     else:
         auth = "no API key required (loopback only)"
     plural = "" if workers == 1 else "s"
+    sharing = f"; shared state: {shared}" if shared is not None and shared != store else ""
     return (
         f"agentcli serve: listening on {url} ({workers} worker{plural}); "
-        f"models: {', '.join(specs)}; store: {store}; {auth}"
+        f"models: {', '.join(specs)}; store: {store}{sharing}; {auth}"
     )
 
 

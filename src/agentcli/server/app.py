@@ -7,6 +7,8 @@
 
 The app opens its store and builds its agents when it starts (its lifespan) and, when it
 stops, cancels the turns still running (their partial answers are stored) and closes both.
+With Redis (``shared.py``) it shares its turns' events and the rate limits with the other
+replicas.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from pydantic import BaseModel
 from .._version import __version__
 from ..agent import AgentInterface
 from ..config import Settings
+from ..errors import AgentCLIError
 from ..session import SessionManager
 from ..stores.base import SessionStore
 from .auth import KeyRing
-from .errors import ApiError, error_body
+from .errors import ApiError, api_error_for, error_body
 from .limits import RateLimiter
 from .metrics import Metrics
+from .shared import open_shared
 from .state import ServerState
 from .turns import TurnRegistry
 
@@ -105,9 +109,9 @@ def create_app(
 async def _start(
     settings: Settings, keys: KeyRing, agents: AgentsArg, store: SessionStore | None
 ) -> ServerState:
-    from ..stores import open_store
+    from ..stores import open_configured_store
 
-    opened = store if store is not None else open_store(settings.resolved_store_url)
+    opened = store if store is not None else open_configured_store(settings)
     served: dict[str, AgentInterface] = {}
     if agents is None:
         agents = [settings.default_model or "echo"]
@@ -120,14 +124,22 @@ async def _start(
             served[spec] = create_agent(spec, settings)
     managers = {name: _manager(agent, opened, settings) for name, agent in served.items()}
     metrics = Metrics()
+    shared = open_shared(settings)
+    turns = TurnRegistry(
+        settings.stream_retention,
+        log=shared.turns if shared else None,
+        on_end=metrics.turn_ended,
+    )
+    turns.log.start(turns)
     return ServerState(
         settings=settings,
         store=opened,
         managers=managers,
         keys=keys,
-        turns=TurnRegistry(settings.stream_retention, on_end=metrics.turn_ended),
+        turns=turns,
         metrics=metrics,
-        limiter=RateLimiter(settings.rate_limit_per_minute),
+        limiter=shared.limiter if shared else RateLimiter(settings.rate_limit_per_minute),
+        shared=shared,
     )
 
 
@@ -140,6 +152,8 @@ async def _stop(state: ServerState, *, own_store: bool) -> None:
     for manager in state.managers.values():
         with contextlib.suppress(Exception):
             await manager.agent.aclose()
+    if state.shared is not None:
+        await state.shared.close()
     if own_store:
         await state.store.close()
 
@@ -149,6 +163,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         request.state.error_code = exc.code
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers())
+
+    @app.exception_handler(AgentCLIError)
+    async def library_error(request: Request, exc: AgentCLIError) -> JSONResponse:
+        # Raised outside a turn (the store, reading who owns a session): the same mapping as
+        # a turn's failure, e.g. a store outage is a 503 that says so, not an internal error.
+        error = api_error_for(exc)
+        if error.status >= 500:
+            logger.warning("request failed: %s", error.message)
+        return await api_error(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

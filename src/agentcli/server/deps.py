@@ -13,14 +13,22 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..errors import InvalidInputError
-from ..stores.base import SessionInfo, validate_session_id
+from ..stores.base import OWNER_KEY, SessionInfo, session_owner, validate_session_id
 from .auth import Principal
 from .errors import ApiError
 from .state import ServerState
 
-__all__ = ["Caller", "State", "claim_session", "get_state", "owned_session", "owner_of"]
+__all__ = [
+    "ANONYMOUS",
+    "Caller",
+    "State",
+    "claim_session",
+    "get_state",
+    "owned_session",
+    "owner_of",
+]
 
-OWNER_KEY = "owner"
+ANONYMOUS = "anonymous"
 
 
 # async on purpose: a plain def dependency runs in a thread pool on every request.
@@ -37,7 +45,7 @@ State = Annotated[ServerState, Depends(get_state)]
 async def get_caller(request: Request, state: State) -> Principal:
     principal = state.keys.authenticate(request.headers.get("authorization"))
     request.state.key_id = principal.key_id
-    state.limiter.check(principal.key_id)
+    await state.limiter.check(principal.key_id)
     return principal
 
 
@@ -46,8 +54,7 @@ Caller = Annotated[Principal, Depends(get_caller)]
 
 def owner_of(info: SessionInfo) -> str:
     """The key id a session belongs to (``anonymous``: made while no keys were configured)."""
-    owner = info.metadata.get(OWNER_KEY)
-    return owner if isinstance(owner, str) else "anonymous"
+    return session_owner(info.metadata) or ANONYMOUS
 
 
 def _not_found(session_id: str) -> ApiError:
@@ -80,7 +87,7 @@ async def claim_session(state: ServerState, caller: Principal, session_id: str |
         if owner_of(info) != caller.key_id:
             raise _not_found(session_id)
         return session_id
-    if caller.key_id != "anonymous":
+    if caller.key_id != ANONYMOUS:
         await state.store.set_state(session_id, metadata={OWNER_KEY: caller.key_id})
         again = await state.store.info(session_id)
         if again is None or owner_of(again) != caller.key_id:  # another key claimed it first

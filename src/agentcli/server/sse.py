@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from ..agent import TextDelta, ToolCallEvent, ToolResultEvent, TurnComplete
-from .turns import Failed, LiveTurn, Started, TurnEvent
+from .turns import Failed, Started, TurnEvent, TurnView
 
 __all__ = ["KEEPALIVE", "done_payload", "encode", "frame", "header_safe"]
 
@@ -43,7 +43,7 @@ def frame(event: str, data: Any, event_id: int | None = None) -> bytes:
     return f"{head}event: {event}\ndata: {body}\n\n".encode()
 
 
-def done_payload(turn: LiveTurn, complete: TurnComplete) -> dict[str, Any]:
+def done_payload(turn: TurnView, complete: TurnComplete) -> dict[str, Any]:
     response = complete.response
     return {
         "session_id": turn.session_id,
@@ -56,7 +56,7 @@ def done_payload(turn: LiveTurn, complete: TurnComplete) -> dict[str, Any]:
     }
 
 
-def encode(turn: LiveTurn, number: int, event: TurnEvent) -> bytes:
+def encode(turn: TurnView, number: int, event: TurnEvent) -> bytes:
     """The SSE frame of one buffered event."""
     if isinstance(event, TextDelta):
         return frame("delta", {"text": event.text}, number)

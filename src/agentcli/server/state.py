@@ -1,18 +1,23 @@
 """What one service process holds: settings, the store, a session manager per served agent,
-the API keys, the live turns, metrics and limits. Everything durable is in the store."""
+the API keys, the live turns, metrics and limits, and (when configured) the Redis it shares
+turns and limits through. Everything durable is in the store."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..config import Settings
 from ..session import SessionManager
 from ..stores.base import SessionStore
 from .auth import KeyRing
 from .errors import ApiError
-from .limits import RateLimiter
+from .limits import Limiter
 from .metrics import Metrics
 from .turns import TurnRegistry
+
+if TYPE_CHECKING:
+    from .shared import SharedState
 
 __all__ = ["ServerState"]
 
@@ -25,7 +30,8 @@ class ServerState:
     keys: KeyRing
     turns: TurnRegistry
     metrics: Metrics
-    limiter: RateLimiter
+    limiter: Limiter
+    shared: SharedState | None = None  # turns and limits shared with the other replicas
     draining: bool = False
     problems: dict[str, str] = field(default_factory=dict)  # agent -> why it is not configured
 
@@ -48,7 +54,9 @@ class ServerState:
         return name, manager
 
     def refuse_if_busy(self, session_id: str) -> None:
-        """409 while this process runs a turn on the session (other processes: the lease)."""
+        """409 while this process runs a turn on the session. On other replicas the session's
+        lease refuses the turn just as well (the server's managers never wait for it), a
+        step later: this check only saves starting a turn that could not hold it."""
         if self.turns.running_for(session_id):
             raise ApiError(
                 409,

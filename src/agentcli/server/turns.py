@@ -4,6 +4,11 @@ can be followed, replayed after ``Last-Event-ID``, cancelled, or left running.
 Every wire format (our SSE events, OpenAI chat chunks, Responses events) is encoded from this
 one buffer of the library's own events, so a live stream and a replay always tell one story.
 Buffers are kept for ``retention`` seconds after a turn ends, in this process.
+
+A ``TurnLog`` is where turns are shared beyond this process. ``LocalTurnLog`` shares nothing
+(one process, or replicas without Redis: a turn is followed on the replica that runs it);
+``RedisTurnLog`` (``redis_turns.py``) copies each event to a Redis stream *before* any
+follower here sees it, so whatever a client saw can be replayed on any replica.
 """
 
 from __future__ import annotations
@@ -15,13 +20,24 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..agent import StreamEvent, TurnComplete
 from ..messages import AgentResponse
 from ..session import SessionManager
 from .errors import ApiError, api_error_for
 
-__all__ = ["Failed", "LiveTurn", "Started", "TurnEvent", "TurnRegistry"]
+__all__ = [
+    "Failed",
+    "LiveTurn",
+    "LocalTurnLog",
+    "Started",
+    "TurnEvent",
+    "TurnLog",
+    "TurnMirror",
+    "TurnRegistry",
+    "TurnView",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +66,89 @@ SHUTTING_DOWN = ApiError(
     retry_after=1,
 )
 CANCELLED = ApiError(499, "turn_cancelled", "the turn was cancelled; the partial answer was kept")
+REPLICA_LOST = ApiError(
+    503,
+    "replica_lost",
+    "the replica running this turn stopped; the partial answer may be lost; retry the turn",
+    "server_error",
+    retry_after=1,
+)
+
+Follow = AsyncIterator[tuple[int, TurnEvent] | None]
+
+
+class TurnView(Protocol):
+    """What a stream reads: a turn of this process (``LiveTurn``) or of another replica."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+
+    def follow(self, after: int = 0, *, keepalive: float) -> Follow:
+        """Events numbered above ``after``, as they come; ``None`` every ``keepalive``
+        seconds of silence (for keep-alive comments). Ends after the last event."""
+        ...
+
+    def check_resumable(self, after: int) -> None:
+        """Raise an ``ApiError`` if the events after ``after`` are no longer all kept."""
+
+
+class TurnMirror(Protocol):
+    """A running turn's copy elsewhere. It calls ``turn.reveal(n)`` once events up to ``n``
+    are safely copied: only then do this process's followers see them."""
+
+    def push(self, number: int, event: TurnEvent) -> None: ...
+    def held(self) -> None:
+        """The turn holds its session: start copying (a turn refused before never is)."""
+
+    async def close(self) -> None:
+        """Copy what is left and mark the turn ended (bounded in time); reveal everything."""
+
+
+class TurnLog(Protocol):
+    """Where turns are shared beyond this process (see the module docstring)."""
+
+    def mirror(self, turn: LiveTurn) -> TurnMirror | None: ...
+    async def find(self, turn_id: str) -> TurnView | None:
+        """A turn another replica runs or ran (``None``: unknown, or nothing is shared)."""
+
+    async def cancel_elsewhere(self, session_id: str, wait: float) -> list[str]:
+        """Cancel the session's turn running on another replica; its id once it has ended
+        (or ``wait`` passed), or ``[]`` if none runs."""
+
+    def start(self, registry: TurnRegistry) -> None:
+        """Begin listening for cancels meant for ``registry``'s turns."""
+
+    async def close(self) -> None: ...
+
+
+class LocalTurnLog:
+    """Nothing shared: every turn is followed and cancelled on the replica that runs it."""
+
+    def mirror(self, turn: LiveTurn) -> TurnMirror | None:
+        return None
+
+    async def find(self, turn_id: str) -> TurnView | None:
+        return None
+
+    async def cancel_elsewhere(self, session_id: str, wait: float) -> list[str]:
+        return []
+
+    def start(self, registry: TurnRegistry) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
 
 
 class LiveTurn:
-    """One running (or recently finished) turn and the events it produced, numbered from 1."""
+    """One running (or recently finished) turn and the events it produced, numbered from 1.
+    Followers see events up to ``visible``: all of them, or with a mirror those it copied."""
 
     def __init__(
         self,
@@ -62,18 +157,23 @@ class LiveTurn:
         model: str,
         owner: str,
         clock: Callable[[], float] = time.monotonic,
+        log: TurnLog | None = None,
     ) -> None:
         self._clock = clock
         self.id = turn_id
         self.session_id = session_id
         self.model = model
         self.owner = owner
-        self.events: list[TurnEvent] = [Started(turn_id, session_id, model)]
+        self.events: list[TurnEvent] = []
+        self.visible = 0
         self.finished_at: float | None = None
         self.task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._cancel_reason: ApiError | None = None
+        self._ending = False
         self.held = asyncio.Event()  # set once the session is held for this turn
+        self._mirror = log.mirror(self) if log is not None else None
+        self.publish(Started(turn_id, session_id, model))
 
     @property
     def done(self) -> bool:
@@ -91,29 +191,39 @@ class LiveTurn:
 
     def publish(self, event: TurnEvent) -> None:
         self.events.append(event)
-        self._wake.set()
-        self._wake = asyncio.Event()
+        if self._mirror is None:
+            self.reveal(len(self.events))
+        else:
+            self._mirror.push(len(self.events), event)
+
+    def reveal(self, upto: int) -> None:
+        """Let followers see the events numbered up to ``upto``."""
+        if upto > self.visible:
+            self.visible = min(upto, len(self.events))
+            self._wake.set()
+            self._wake = asyncio.Event()
 
     def finish(self) -> None:
+        self.reveal(len(self.events))
         self.finished_at = self._clock()
         self._wake.set()
 
+    def check_resumable(self, after: int) -> None:
+        return None  # this process keeps every event of a turn it still knows
+
     def cancel(self, reason: ApiError = CANCELLED) -> bool:
         """Stop the turn; its partial answer is stored as interrupted. ``False`` if done."""
-        if self.done or self.task is None:
+        if self.done or self._ending or self.task is None:
             return False
-        self._cancel_reason = reason
-        self.task.cancel()
+        if self._cancel_reason is None:  # once: a second cancel would cut the storing short
+            self._cancel_reason = reason
+            self.task.cancel()
         return True
 
-    async def follow(
-        self, after: int = 0, *, keepalive: float
-    ) -> AsyncIterator[tuple[int, TurnEvent] | None]:
-        """Events numbered above ``after``, as they come; ``None`` every ``keepalive`` seconds
-        of silence (for keep-alive comments). Ends after the last event."""
+    async def follow(self, after: int = 0, *, keepalive: float) -> Follow:
         cursor = max(0, after)
         while True:
-            while cursor < len(self.events):
+            while cursor < self.visible:
                 cursor += 1
                 yield cursor, self.events[cursor - 1]
             if self.done:
@@ -140,9 +250,25 @@ class LiveTurn:
         while not self.done:
             await self._wake.wait()
 
+    def _on_hold(self) -> None:
+        self.held.set()
+        if self._mirror is not None:
+            self._mirror.held()
+
     async def run(self, manager: SessionManager, text: str) -> None:
         """Run the turn, publishing its events; never raises (the failure is an event)."""
-        events = manager.stream_events(self.session_id, text, on_hold=self.held.set)
+        try:
+            await self._produce(manager, text)
+        finally:
+            self._ending = True  # a cancel now would only cut the copy short
+            try:
+                if self._mirror is not None:
+                    await self._mirror.close()
+            finally:
+                self.finish()
+
+    async def _produce(self, manager: SessionManager, text: str) -> None:
+        events = manager.stream_events(self.session_id, text, on_hold=self._on_hold)
         try:
             async for event in events:
                 self.publish(event)
@@ -151,22 +277,22 @@ class LiveTurn:
             self.publish(Failed(self._cancel_reason or CANCELLED))
         except Exception as exc:
             self.publish(Failed(api_error_for(exc)))
-        finally:
-            self.finish()
 
 
 class TurnRegistry:
     """Turns by id, and the running one of each session; finished ones are forgotten after
-    ``retention`` seconds."""
+    ``retention`` seconds. ``log`` shares them with other replicas (default: nothing)."""
 
     def __init__(
         self,
         retention: float,
         *,
+        log: TurnLog | None = None,
         on_end: Callable[[LiveTurn], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.retention = retention
+        self.log: TurnLog = log if log is not None else LocalTurnLog()
         self._clock = clock
         self._on_end = on_end
         self._turns: dict[str, LiveTurn] = {}  # every turn still known, by id
@@ -179,7 +305,7 @@ class TurnRegistry:
         self, manager: SessionManager, session_id: str, text: str, *, model: str, owner: str
     ) -> LiveTurn:
         self._forget_old()
-        turn = LiveTurn(uuid.uuid4().hex, session_id, model, owner, self._clock)
+        turn = LiveTurn(uuid.uuid4().hex, session_id, model, owner, self._clock, self.log)
         self._turns[turn.id] = turn
         self._running[turn.id] = turn
         turn.task = asyncio.get_running_loop().create_task(
@@ -200,11 +326,20 @@ class TurnRegistry:
         self._forget_old()
         return self._turns.get(turn_id)
 
+    async def find(self, turn_id: str) -> TurnView | None:
+        """The turn, from this process or (through the log) from another replica."""
+        return self.get(turn_id) or await self.log.find(turn_id)
+
     def running(self) -> list[LiveTurn]:
         return [t for t in self._running.values() if not t.done]
 
     def running_for(self, session_id: str) -> list[LiveTurn]:
         return [t for t in self.running() if t.session_id == session_id]
+
+    def cancel_running(self, turn_id: str, reason: ApiError = CANCELLED) -> bool:
+        """Cancel the turn if it runs here (a cancel another replica asked for)."""
+        turn = self._running.get(turn_id)
+        return turn is not None and turn.cancel(reason)
 
     async def cancel_all(self, reason: ApiError = SHUTTING_DOWN) -> None:
         """Cancel every running turn and wait until each has stored its partial answer."""

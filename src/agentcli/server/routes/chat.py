@@ -15,7 +15,7 @@ from ..deps import Caller, State, claim_session
 from ..errors import ApiError
 from ..sse import KEEPALIVE, SSE_HEADERS, done_payload, encode, header_safe
 from ..state import ServerState
-from ..turns import LiveTurn
+from ..turns import LiveTurn, TurnView
 
 __all__ = ["router"]
 
@@ -109,7 +109,7 @@ async def chat_stream(
     turn = await start_turn(state, caller, request, body)
     cancel_on_disconnect = body.on_disconnect == "cancel"
     return _stream(
-        state, turn, after=0, cancel_on_disconnect=cancel_on_disconnect, started=time.monotonic()
+        state, turn, after=0, live=turn if cancel_on_disconnect else None, started=time.monotonic()
     )
 
 
@@ -125,7 +125,10 @@ async def follow_stream(
     caller: Caller,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    turn = state.turns.get(turn_id)
+    """Any replica serves this when the service shares turns through Redis; without Redis,
+    only the replica that runs the turn knows it."""
+    after = _parse_last_event_id(last_event_id)
+    turn = await _found(state, turn_id)
     if turn is None or turn.owner != caller.key_id:
         raise ApiError(
             404,
@@ -134,8 +137,24 @@ async def follow_stream(
             f"{state.settings.stream_retention:g} s ago)",
             "not_found_error",
         )
-    after = _parse_last_event_id(last_event_id)
-    return _stream(state, turn, after=after, cancel_on_disconnect=False, started=None)
+    turn.check_resumable(after)
+    return _stream(state, turn, after=after, live=None, started=None)
+
+
+async def _found(state: ServerState, turn_id: str) -> TurnView | None:
+    try:
+        return await state.turns.find(turn_id)
+    except ApiError:
+        raise
+    except Exception as exc:  # Redis is down: say so, without its details
+        raise ApiError(
+            503,
+            "shared_state_unavailable",
+            "cannot read the turn from the shared state (Redis); retry shortly, or on the "
+            "replica that runs it",
+            "server_error",
+            retry_after=1,
+        ) from exc
 
 
 def _parse_last_event_id(value: str | None) -> int:
@@ -154,12 +173,15 @@ def _parse_last_event_id(value: str | None) -> int:
 
 def _stream(
     state: ServerState,
-    turn: LiveTurn,
+    turn: TurnView,
     *,
     after: int,
-    cancel_on_disconnect: bool,
+    live: LiveTurn | None,
     started: float | None,
 ) -> StreamingResponse:
+    """``turn``'s events after ``after``; ``live``: the turn to cancel if the client goes
+    away before its end."""
+
     async def events() -> AsyncIterator[bytes]:
         metrics = state.metrics
         metrics.active_streams.inc()
@@ -178,10 +200,10 @@ def _stream(
                     )
         finally:
             metrics.active_streams.dec()
-            if cancel_on_disconnect and not turn.done:
+            if live is not None and not live.done:
                 # The client went away before the end: stop the turn; the partial answer is
                 # stored, marked interrupted (the task records that itself).
-                turn.cancel()
+                live.cancel()
 
     headers = {**SSE_HEADERS, "X-Turn-ID": turn.id, "X-Session-ID": header_safe(turn.session_id)}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

@@ -2,8 +2,9 @@
 
 No API key: probes and scrapers do not carry one, and none of these shows a session.
 ``/health`` touches neither the store nor a provider, so a slow dependency never gets a live
-process restarted. ``/readiness`` checks the store (bounded in time, so the probe answers even
-when the store hangs) and the served agents' configuration; it never calls a provider.
+process restarted. ``/readiness`` checks the store and, when configured, the Redis the replicas
+share turns and limits through (both at once, each bounded in time, so the probe answers even
+when one hangs), and the served agents' configuration; it never calls a provider.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
+from ..._redact import redact_text
 from ...agent import AgentInterface
 from ...agents.registry import ProviderInfo
 from ...errors import AgentCLIError
@@ -67,16 +69,26 @@ async def health(state: State) -> Health | JSONResponse:
     responses={503: {"description": "not ready; `checks` names what failed"}},
 )
 async def readiness(state: State) -> Readiness | JSONResponse:
-    checks = {
-        "store": await _check_store(state),
-        "agents": _check_agents(state),
-        "shutdown": _DRAINING if state.draining else "ok",
-    }
+    shared = state.shared
+    store, redis = await asyncio.gather(
+        _check_store(state), shared.check() if shared is not None else _nothing()
+    )
+    checks = {"store": store}
+    if redis is not None:
+        checks["shared_state"] = redis
+        if redis != "ok":
+            logger.warning("readiness: the shared state (Redis): %s", redis)
+    checks["agents"] = _check_agents(state)
+    checks["shutdown"] = _DRAINING if state.draining else "ok"
     failing = [name for name, result in checks.items() if result != "ok"]
     if failing:
         message = "not ready: " + "; ".join(f"{name}: {checks[name]}" for name in failing)
         return _not_ok("not_ready", "not_ready", message, {"checks": checks})
     return Readiness(status="ready", checks=checks)
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _check_store(state: ServerState) -> str:
@@ -87,7 +99,7 @@ async def _check_store(state: ServerState) -> str:
         return f"no answer in {STORE_TIMEOUT:g} s"
     except Exception as exc:
         # Our own errors are worded to be shown; a driver's may hold a database URL.
-        why = str(exc) if isinstance(exc, AgentCLIError) else type(exc).__name__
+        why = redact_text(str(exc)) if isinstance(exc, AgentCLIError) else type(exc).__name__
         logger.warning("readiness: the store failed: %s", why)
         return f"failed: {why}"
     return "ok"

@@ -25,7 +25,7 @@ from ...session.window_cache import SYSTEM_PROMPT_KEY
 from ...stores.base import SessionInfo
 from ...usage import CleanupReport, UsageLevel
 from ..auth import Principal
-from ..deps import Caller, State, owned_session, owner_of
+from ..deps import ANONYMOUS, Caller, State, owned_session, owner_of
 from ..errors import ApiError, api_error_for
 from ..state import ServerState
 
@@ -154,8 +154,11 @@ async def list_sessions(
 
 
 async def _sessions_of(state: ServerState, key_id: str, limit: int) -> list[SessionInfo]:
-    """The first ``limit`` sessions ``key_id`` owns, most recent first. The store lists every
-    key's sessions, so it is read in growing pages until enough are found or it runs out."""
+    """The first ``limit`` sessions ``key_id`` owns, most recent first. Stores index owners;
+    sessions made while no keys were configured have none, so for the anonymous caller the
+    store is read in growing pages until enough are found or it runs out."""
+    if key_id != ANONYMOUS:
+        return await state.store.list_sessions(limit=limit, owner=key_id)
     fetch = limit * 4
     while True:
         infos = await state.store.list_sessions(limit=fetch)
@@ -271,17 +274,33 @@ async def compact(session_id: str, request: Request, state: State, caller: Calle
 
 @router.post("/{session_id}/cancel", response_model=CancelResult, summary="Cancel its running turn")
 async def cancel(session_id: str, request: Request, state: State, caller: Caller) -> CancelResult:
-    """Cancel the session's running turn in this process. The turn stores its partial answer,
-    marked interrupted, before this answers (so the session is free again)."""
+    """Cancel the session's running turn. The turn stores its partial answer, marked
+    interrupted, before this answers (so the session is free again). With Redis the turn may
+    run on any replica; without, only a turn of this replica is found."""
     await _owned(request, state, caller, session_id)
     turns = [t for t in state.turns.running_for(session_id) if t.cancel()]
     tasks = [t.task for t in turns if t.task is not None]
     if tasks:
         # asyncio.wait neither raises nor cancels the turns if it times out.
         await asyncio.wait(tasks, timeout=CANCEL_WAIT)
-    return CancelResult(
-        session_id=session_id, cancelled=bool(turns), turn_ids=[t.id for t in turns]
-    )
+    ids = [t.id for t in turns]
+    if not ids:
+        ids = await _managed_shared(state.turns.log.cancel_elsewhere(session_id, CANCEL_WAIT))
+    return CancelResult(session_id=session_id, cancelled=bool(ids), turn_ids=ids)
+
+
+async def _managed_shared(call: Awaitable[T]) -> T:
+    """Await a call to the shared state (Redis), its failure as a 503 without details."""
+    try:
+        return await call
+    except Exception as exc:
+        raise ApiError(
+            503,
+            "shared_state_unavailable",
+            "cannot reach the shared state (Redis) to cancel a turn of another replica; retry",
+            "server_error",
+            retry_after=1,
+        ) from exc
 
 
 @router.delete("/{session_id}", response_model=DeleteResult, summary="Delete a session")
