@@ -1,7 +1,7 @@
-"""Run the benchmarks: ``python benchmarks/run.py [core|startup|providers|server ...] [--json]
-[--quick]``.
+"""Run the benchmarks: ``python benchmarks/run.py [core|startup|providers|server|stores ...]
+[--json] [--quick]``.
 
-With no name, all four run (about 3-4 minutes on the 2-core reference machine). Tables go to
+With no name, all five run (about 5-7 minutes on the 2-core reference machine). Tables go to
 stdout; progress goes to stderr. Exits 0 whatever the numbers are: these are measurements, not
 tests.
 """
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-NAMES = ("core", "startup", "providers", "server")
+NAMES = ("core", "startup", "providers", "server", "stores")
 
 
 def _bootstrap() -> None:
@@ -36,13 +36,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         prog="python benchmarks/run.py",
         description="agentcli benchmarks: per-turn overhead and memory (core), process start-up "
         "(startup), provider agent overhead over a loopback server (providers), the web "
-        "service against a bare FastAPI app (server).",
+        "service against a bare FastAPI app (server), the session stores against their raw "
+        "drivers, and replicas sharing one Redis (stores).",
     )
     parser.add_argument(
         "names",
         nargs="*",
         metavar="NAME",
-        help="core, startup, providers or server (default: all four)",
+        help="core, startup, providers, server or stores (default: all five)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     parser.add_argument(
