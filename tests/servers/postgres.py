@@ -34,6 +34,14 @@ def _bindir() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
+def _runuser() -> str | None:
+    """``runuser`` lives in sbin, which a bare ``PATH=/usr/bin:/bin`` leaves out."""
+    found = shutil.which("runuser")
+    if found:
+        return found
+    return next((p for p in ("/usr/sbin/runuser", "/sbin/runuser") if Path(p).exists()), None)
+
+
 @dataclass
 class PostgresServer:
     """One PostgreSQL cluster; ``new_database()`` gives a test its own, empty database."""
@@ -51,7 +59,7 @@ class PostgresServer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        prefix = ["runuser", "-u", self.as_user, "--"] if self.as_user else []
+        prefix = [_runuser() or "runuser", "-u", self.as_user, "--"] if self.as_user else []
         return subprocess.run([*prefix, *args], check=check, capture_output=True, timeout=120)
 
     def initdb(self) -> None:
@@ -146,7 +154,7 @@ def running_postgres() -> Iterator[PostgresServer]:
         pytest.skip(f"PostgreSQL is not installed ({INSTALL_POSTGRES})")
     as_user = None
     if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
+        if _runuser() is None:
             pytest.skip("PostgreSQL will not run as root and runuser is missing")
         as_user = "postgres"
     directory = Path(tempfile.mkdtemp(prefix="agentcli-pg-"))
