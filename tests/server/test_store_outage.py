@@ -74,6 +74,7 @@ def test_the_service_rides_out_a_postgres_restart(
 
     url = postgres_url.replace("://postgres@", f"://postgres:{SECRET}@")
     asyncio.run(upgrade_schema(url))
+
     def crash() -> None:
         # The test server does not flush commits (synchronous_commit=off): a checkpoint first,
         # as a real one has its commits on disk.
