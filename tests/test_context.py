@@ -95,7 +95,7 @@ def test_trim_reaches_the_target_whenever_possible(history: list[Message], p: Po
     body = [m for m in history if m.role != "system"]
 
     def allowed(cut: int) -> bool:
-        return cut <= len(body) - keep and (cut == len(body) or body[cut].role != "tool")
+        return cut <= len(body) - keep and (cut == len(body) or body[cut].role == "user")
 
     if plan.tokens_after > plan.target:
         # Only allowed when every cut that reaches the target is forbidden.
@@ -108,6 +108,16 @@ def test_trim_reaches_the_target_whenever_possible(history: list[Message], p: Po
         for cut in range(plan.drop):
             if cut == 0 or allowed(cut):
                 assert plan.tokens_before - sum(m.tokens for m in body[:cut]) > plan.target
+
+
+@given(histories(), policy)
+def test_a_trimmed_window_starts_with_a_question(history: list[Message], p: Policy) -> None:
+    plan, kept = _trim(history, p)
+    kept_body = [m for m in kept if m.role != "system"]
+    if plan.drop and kept_body:
+        assert kept_body[0].role == "user"  # never an answer or a tool result on its own
+    # That the part kept is the newest possible, and the target met whenever an exchange
+    # boundary allows it, is the test above.
 
 
 @given(histories(), policy)
@@ -125,7 +135,7 @@ def test_smallest_drop_is_chosen() -> None:
     assert plan.tokens_after == 60
 
 
-def test_cut_moves_past_a_tool_unit_rather_than_splitting_it() -> None:
+def test_cut_moves_to_the_next_exchange_rather_than_splitting_one() -> None:
     call = ToolCall(id="c1", name="lookup")
     history = [
         Message(role="user", tokens=30, seq=1),
@@ -136,7 +146,8 @@ def test_cut_moves_past_a_tool_unit_rather_than_splitting_it() -> None:
     ]
     plan = plan_trim(history, window_size=100, target=0.5, min_keep=1)
     kept = apply_trim(history, plan.drop)
-    assert [m.seq for m in kept] == [4, 5]  # the call and its result left together
+    # The call, its result and the answer left with their question.
+    assert [m.seq for m in kept] == [5]
 
 
 def test_warning_when_kept_messages_alone_exceed_the_target() -> None:

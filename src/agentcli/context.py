@@ -89,6 +89,11 @@ def plan_trim(
 ) -> TrimPlan:
     """Plan the smallest first-in first-out drop that brings the window to ``target``.
 
+    Whole exchanges go, oldest first: a user message, its answer, and every tool call and
+    result in between. So the kept part starts with a user message (never an answer whose
+    question is gone, nor a tool result without its call), and keeping the last ``min_keep``
+    messages is rounded up to the start of the exchange the earliest of them is in.
+
     ``overhead`` is what the window costs beyond its messages (a system prompt, tool schemas).
     If no allowed drop reaches the target (the kept messages alone are too large), the plan
     drops as much as the rules allow and says so in ``warning``. Applying a plan and planning
@@ -106,8 +111,8 @@ def plan_trim(
     best_remaining = total
     for cut in range(1, last_cut + 1):
         remaining -= body[cut - 1].tokens
-        if cut < len(body) and body[cut].role == "tool":
-            continue  # cutting here would separate a tool result from its call
+        if cut < len(body) and body[cut].role != "user":
+            continue  # only whole exchanges go: the window then starts with a question
         best, best_remaining = cut, remaining
         if remaining <= target_tokens:
             return TrimPlan(best, total, best_remaining, target_tokens)
@@ -115,7 +120,7 @@ def plan_trim(
     warning = (
         f"the messages that must be kept need {best_remaining:,} tokens, above the cleanup "
         f"target of {target_tokens:,}; the window cannot shrink further without dropping "
-        f"one of the last {min_keep} messages or splitting a tool call from its result"
+        f"one of the last {min_keep} messages or splitting an exchange"
     )
     return TrimPlan(best, total, best_remaining, target_tokens, warning)
 
