@@ -115,8 +115,12 @@ def test_driver_log_records_lose_their_passwords() -> None:
         redact_logger("psycopg.pool")
         driver = logging.getLogger("psycopg.pool")
         records: list[logging.LogRecord] = []
-        catcher = logging.Handler()
-        catcher.emit = records.append  # type: ignore[method-assign]
+
+        class Catcher(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                records.append(record)
+
+        catcher = Catcher()
         driver.addHandler(catcher)
         try:
             driver.warning("error connecting to %s", "postgresql://u:hunter2@db/x")
