@@ -101,6 +101,9 @@ def bench(*extra: str) -> None:
     run(PYTHON, "benchmarks/run.py", *(extra or ("--setup",)))
 
 
+IMAGE_EXTRAS = ("server", "redis", "postgres", "openai", "anthropic", "sentry", "otel")
+
+
 def compile_requirements() -> None:
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     common = ["--generate-hashes", "--python-version", "3.11", "--no-header", "-q"]
@@ -108,6 +111,9 @@ def compile_requirements() -> None:
         ["pyproject.toml", "-o", "requirements/base.txt"],
         ["--all-extras", "pyproject.toml", "requirements/dev.in", "-o", "requirements/dev.txt"],
         ["requirements/bench.in", "-o", "requirements/bench.txt"],
+        # The container image: the service with every store, provider and observability extra.
+        [*(f"--extra={x}" for x in IMAGE_EXTRAS), "pyproject.toml", "-o", "requirements/image.txt"],
+        ["requirements/build.in", "-o", "requirements/build.txt"],
     ):
         subprocess.check_call(["uv", "pip", "compile", *common, *args], cwd=ROOT, env=env)
 

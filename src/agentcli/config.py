@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(3, ge=0)
     max_retry_after: float = Field(20.0, ge=0)
     stream_idle_timeout: float = Field(60.0, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0, le=10**7)  # caps each answer (providers)
+    # Anthropic prompt caching on the stable prefix (system prompt and the window's start).
+    anthropic_prompt_cache: bool = True
     max_tool_rounds: int = Field(8, ge=1)
     tool_timeout: float = Field(120.0, gt=0)  # seconds one tool call may run
     mcp_servers: list[str] = Field(default_factory=list)
@@ -98,6 +101,23 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(25.0, ge=0, le=3600)  # seconds running turns get on SIGTERM
     stream_retention: float = Field(120.0, ge=0, le=86_400)  # replayable after a turn ends
     sse_keepalive: float = Field(15.0, gt=0, le=3600)  # comment lines while nothing happens
+
+    # Cost budgets in USD (none: unlimited), checked before a turn starts and shared by every
+    # process through the store: a session's total, and an API key's spend per UTC day.
+    max_session_cost: float | None = Field(None, gt=0, le=10**9, allow_inf_nan=False)
+    max_key_cost_per_day: float | None = Field(None, gt=0, le=10**9, allow_inf_nan=False)
+
+    # Observability extras, off unless configured: Sentry (``agentcli[sentry]``) and
+    # OpenTelemetry traces over OTLP/HTTP (``agentcli[otel]``), both under their own names.
+    sentry_dsn: SecretStr | None = Field(None, validation_alias="SENTRY_DSN")
+    sentry_environment: str | None = Field(None, validation_alias="SENTRY_ENVIRONMENT")
+    otel_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "AGENTCLI_OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        ),
+    )  # the full traces URL, e.g. http://collector:4318/v1/traces
+    otel_service_name: str = Field("agentcli", validation_alias="OTEL_SERVICE_NAME")
 
     # Logging.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
