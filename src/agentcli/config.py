@@ -3,15 +3,25 @@
 The specification's names work as written (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``,
 ``DEFAULT_MODEL``), as do the SDKs' own ``OPENAI_BASE_URL`` and ``ANTHROPIC_BASE_URL``; our own
 settings are ``AGENTCLI_*``. Secrets are ``SecretStr``: they print as ``**********``.
+
+Each secret may instead come from a file named by ``<NAME>_FILE`` (``OPENAI_API_KEY_FILE``),
+the convention of the official database images, for Kubernetes and Docker secrets: the file's
+text with one trailing newline removed, read when settings load. ``AGENTCLI_API_KEYS_FILE`` is
+the exception: a list of keys read by the server (``server/auth.py``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from .context import (
     DEFAULT_CLEANUP_TARGET,
@@ -19,6 +29,9 @@ from .context import (
     DEFAULT_MIN_MESSAGES_TO_KEEP,
 )
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
 
 __all__ = ["Settings", "default_data_dir", "load_settings"]
 
@@ -61,6 +74,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     # A secret: database URLs carry passwords. Default: a SQLite file in data_dir.
     store_url: SecretStr | None = None
+    # Put into a redis:// or postgresql:// store URL that has no password of its own, so the
+    # URL can sit in a ConfigMap and only the password in a Secret.
+    store_password: SecretStr | None = None
     # Redis and PostgreSQL stores delete a session this many seconds after its last activity,
     # whole (0: never). The local SQLite store keeps sessions until they are deleted.
     session_ttl: float = Field(3600.0, ge=0, le=10 * 365 * 86_400)
@@ -123,6 +139,18 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["text", "json"] = "text"
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        secret_files = _SecretFiles(settings_cls, env_settings, dotenv_settings)
+        return init_settings, secret_files, env_settings, dotenv_settings, file_secret_settings
+
     @model_validator(mode="after")
     def _target_below_threshold(self) -> Settings:
         if self.cleanup_target >= self.cleanup_threshold:
@@ -134,8 +162,9 @@ class Settings(BaseSettings):
 
     @property
     def resolved_store_url(self) -> str:
+        """The store URL (``AGENTCLI_STORE_PASSWORD`` put in), else the SQLite file's."""
         if self.store_url is not None and self.store_url.get_secret_value():
-            return self.store_url.get_secret_value()
+            return _with_password(self.store_url.get_secret_value(), self.store_password)
         return f"sqlite:///{self.data_dir / 'sessions.db'}"
 
     def redacted(self) -> dict[str, Any]:
@@ -154,6 +183,92 @@ class Settings(BaseSettings):
         redis_url = self.redis_url.get_secret_value() if self.redis_url else ""
         out["redis_url"] = _redact_url(redis_url) if redis_url else None
         return out
+
+
+# The secrets a ``<NAME>_FILE`` variable may hold instead, by field.
+SECRET_FILE_VARIABLES = {
+    "openai_api_key": "OPENAI_API_KEY",
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "store_url": "AGENTCLI_STORE_URL",
+    "store_password": "AGENTCLI_STORE_PASSWORD",
+    "redis_url": "AGENTCLI_REDIS_URL",
+    "sentry_dsn": "SENTRY_DSN",
+}
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
+class _SecretFiles(PydanticBaseSettingsSource):
+    """The secrets ``<NAME>_FILE`` variables name, from the environment or the ``.env`` file.
+
+    Setting both ``NAME`` and ``NAME_FILE`` (in either place) is an error; an empty variable
+    counts as unset.
+    """
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], *layers: PydanticBaseSettingsSource
+    ) -> None:
+        super().__init__(settings_cls)
+        self._layers = [layer for layer in layers if isinstance(layer, EnvSettingsSource)]
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads every variable at once
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for field_name, variable in SECRET_FILE_VARIABLES.items():
+            path = self._lookup(f"{variable}_FILE")
+            if path is None:
+                continue
+            if self._lookup(variable) is not None:
+                raise ConfigError(
+                    f"both {variable} and {variable}_FILE are set: set only one of them"
+                )
+            found[field_name] = read_secret_file(f"{variable}_FILE", Path(path).expanduser())
+        return found
+
+    def _lookup(self, name: str) -> str | None:
+        for layer in self._layers:
+            value = layer.env_vars.get(name if layer.case_sensitive else name.lower())
+            if value:
+                return value
+        return None
+
+
+def read_secret_file(variable: str, path: Path) -> str:
+    """The secret in ``path`` without one trailing newline; errors never show the content."""
+    where = f"{variable} ({path})"
+    if path.is_dir():
+        raise ConfigError(f"{where} is a directory, not a file")
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"cannot read {where}: {reason}") from None
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        raise ConfigError(f"{where} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where} is not UTF-8 text") from None
+    for newline in ("\r\n", "\n"):
+        if text.endswith(newline):
+            return text[: -len(newline)]
+    return text
+
+
+def _with_password(url: str, password: SecretStr | None) -> str:
+    """``url`` with ``password`` (percent-encoded) put in, unless it has one or no server."""
+    secret = password.get_secret_value() if password is not None else ""
+    if not secret:
+        return url
+    from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    user, _, host = parts.netloc.rpartition("@")
+    if not host or ":" in user or "password" in parse_qs(parts.query):
+        return url
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(secret, safe='')}@{host}"))
 
 
 def _redact_url(url: str) -> str:
