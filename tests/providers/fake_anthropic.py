@@ -41,6 +41,7 @@ def message(
     prompt: int = 20,
     output: int = 6,
     cache_read: int = 0,
+    cache_write: int = 0,
     model: str = MODEL,
     stop: str | None = None,
 ) -> Reply:
@@ -55,7 +56,7 @@ def message(
             "content": content,
             "stop_reason": stop or ("tool_use" if calls else "end_turn"),
             "stop_sequence": None,
-            "usage": _usage(prompt, output, cache_read),
+            "usage": _usage(prompt, output, cache_read, cache_write),
         },
         headers={"request-id": "req_1"},
     )

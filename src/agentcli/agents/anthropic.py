@@ -5,7 +5,7 @@ The SDK is imported when the first request is made, not here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .provider import AnthropicProvider, Provider
 from .provider_agent import ProviderAgent
@@ -22,9 +22,30 @@ __all__ = ["DEFAULT_MAX_TOKENS", "AnthropicAgent"]
 
 
 class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
-    """A Claude model behind the Anthropic Messages API: ``AnthropicAgent("claude-haiku-4-5")``."""
+    """A Claude model behind the Anthropic Messages API: ``AnthropicAgent("claude-haiku-4-5")``.
+
+    ``prompt_cache`` marks the stable start of each request for Anthropic's prompt cache
+    (default: ``AGENTCLI_ANTHROPIC_PROMPT_CACHE``, on); the other options are ``ProviderAgent``'s.
+    """
 
     providers: ClassVar[tuple[str, ...]] = ("anthropic",)
+
+    def __init__(
+        self,
+        model: str,
+        settings: Settings | None = None,
+        *,
+        prompt_cache: bool | None = None,
+        **options: Any,
+    ) -> None:
+        if settings is None:
+            from ..config import load_settings
+
+            settings = load_settings()
+        self.prompt_cache = (
+            settings.anthropic_prompt_cache if prompt_cache is None else prompt_cache
+        )
+        super().__init__(model, settings, **options)
 
     def _connect(
         self,
@@ -37,4 +58,4 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
         return AnthropicProvider(info, settings, api_key=api_key, base_url=base_url)
 
     def _wire_format(self, info: ProviderInfo, model: str, max_tokens: int | None) -> AnthropicWire:
-        return AnthropicWire(model, max_tokens)
+        return AnthropicWire(model, max_tokens, prompt_cache=self.prompt_cache)

@@ -3,6 +3,13 @@
 The system prompt (the session's, plus any system messages in the window) goes in ``system=``,
 never into a user message. A failed tool call is a ``tool_result`` with ``is_error``, from the
 message's flag, never guessed from its text.
+
+With prompt caching on, a request marks up to four ``cache_control`` breakpoints, in the order
+Anthropic builds its prefix (tools, system, messages): the last tool, the last system block,
+the window's last block before the new input (fixed for the whole turn, so every round of the
+tool loop and the next turn read it back) and the request's last block (which moves forward,
+so the next round or turn reads everything before it). Anthropic ignores prefixes shorter than
+the model's minimum, and finds an earlier cached prefix within 20 blocks of a breakpoint.
 """
 
 from __future__ import annotations
@@ -31,15 +38,24 @@ DEFAULT_MAX_TOKENS = 4096
 """The Messages API requires a cap on each answer; every current model allows at least this."""
 
 _TRIMMED = "(earlier messages of this conversation were trimmed)"
+_EPHEMERAL = {"type": "ephemeral"}
 
 
 class AnthropicWire(WireFormat["AsyncAnthropic"]):
-    """The Messages API for one model."""
+    """The Messages API for one model; ``prompt_cache`` marks the stable prefix for caching."""
+
+    def __init__(self, model: str, max_tokens: int | None, *, prompt_cache: bool = True) -> None:
+        super().__init__(model, max_tokens)
+        self.prompt_cache = prompt_cache
 
     def start(self, system_prompt: str | None, messages: Sequence[Message]) -> Conversation:
         conversation = Conversation(messages=[], system=[system_prompt] if system_prompt else [])
-        self.extend(conversation, messages)
+        self.extend(conversation, messages[:-1])
         wire = conversation.messages
+        if self.prompt_cache and wire:
+            # The window before the new input: the same for every request of this turn.
+            wire[-1]["content"][-1]["cache_control"] = _EPHEMERAL
+        self.extend(conversation, messages[-1:])
         if wire and wire[0]["role"] == "assistant":
             # A trimmed window can begin with an answer; the Messages API wants a user turn first.
             wire.insert(0, {"role": "user", "content": [{"type": "text", "text": _TRIMMED}]})
@@ -68,18 +84,24 @@ class AnthropicWire(WireFormat["AsyncAnthropic"]):
     def request(
         self, conversation: Conversation, tools: list[dict[str, Any]], allow_tools: bool
     ) -> dict[str, Any]:
+        cache = self.prompt_cache
+        messages = conversation.messages
+        if cache and messages:
+            *before, last = messages
+            messages = [*before, {**last, "content": _marked(last["content"])}]
         request: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.max_tokens or DEFAULT_MAX_TOKENS,
-            "messages": conversation.messages,
+            "messages": messages,
         }
         system = conversation.system
-        if len(system) == 1:
+        if len(system) == 1 and not cache:
             request["system"] = system[0]
         elif system:
-            request["system"] = [{"type": "text", "text": part} for part in system]
+            blocks = [{"type": "text", "text": part} for part in system]
+            request["system"] = _marked(blocks) if cache else blocks
         if tools:
-            request["tools"] = tools
+            request["tools"] = _marked(tools) if cache else tools
             if not allow_tools:
                 request["tool_choice"] = {"type": "none"}
         return request
@@ -142,6 +164,12 @@ class AnthropicWire(WireFormat["AsyncAnthropic"]):
                 status = 200
             return classify_status(status, code, kind, message, exc.response.headers)
         return None
+
+
+def _marked(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``blocks`` with a cache breakpoint on the last one (copied: the original is kept)."""
+    *before, last = blocks
+    return [*before, {**last, "cache_control": _EPHEMERAL}]
 
 
 def _blocks(message: Message) -> list[dict[str, Any]]:
