@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from agentcli import AgentContext, AgentResponse, FunctionAgent, MemoryStore, SessionManager
-from agentcli.errors import AgentError, InvalidInputError
+from agentcli.errors import AgentError, BudgetExceededError, ConfigError, InvalidInputError
 from agentcli.logs import JSONFormatter
+from agentcli.stores.base import session_scope
 
 from .agents_for_tests import (
     ContextLimitAgent,
@@ -392,3 +393,80 @@ async def test_another_process_writing_to_the_session_is_noticed(tmp_path: Path)
     ]
     await mine.close()
     await theirs.close()
+
+
+# ---------------------------------------------------------------------- the session's budget
+
+
+def _priced(cost: float) -> FunctionAgent:
+    """Answers ``ok``, reporting that the answer cost ``cost`` USD."""
+
+    def answer(context: AgentContext) -> AgentResponse:
+        return AgentResponse(output="ok", metadata={"cost": cost, "model": "m-1"})
+
+    return FunctionAgent(answer, name="priced")
+
+
+async def test_a_session_over_its_budget_is_refused_and_nothing_is_stored() -> None:
+    store = MemoryStore()
+    manager = SessionManager(_priced(0.3), store=store, max_session_cost=0.5)
+    await manager.chat("s", "one")  # 0.0 spent: runs
+    await manager.chat("s", "two")  # 0.3 spent, under 0.5: runs
+    assert await store.get_spend(session_scope("s")) == pytest.approx(0.6)
+    before = await store.read("s")
+    with pytest.raises(BudgetExceededError) as refused:
+        await manager.chat("s", "three")
+    assert (refused.value.scope, refused.value.limit) == ("session", 0.5)
+    assert refused.value.spent == pytest.approx(0.6)
+    message = str(refused.value)
+    assert "session's cost budget" in message
+    assert "$0.60 of $0.50" in message
+    assert await store.read("s") == before  # not even the user's message
+    assert await store.get_spend(session_scope("s")) == pytest.approx(0.6)
+    # Other sessions have budgets of their own, and a cleared session starts afresh.
+    assert (await manager.chat("other", "hi")).output == "ok"
+    await manager.clear("s")
+    assert (await manager.chat("s", "again")).output == "ok"
+
+
+async def test_a_refused_streamed_turn_yields_nothing() -> None:
+    manager = SessionManager(_priced(1.0), max_session_cost=1.0)
+    await manager.chat("s", "one")
+    held: list[bool] = []
+    events = manager.stream_events("s", "two", on_hold=lambda: held.append(True))
+    with pytest.raises(BudgetExceededError):
+        await anext(events)
+    assert held == []  # refused before the session counted as held (a server's 402)
+
+
+async def test_without_a_budget_no_spend_is_kept() -> None:
+    store = MemoryStore()
+    manager = SessionManager(_priced(5.0), store=store)
+    for text in ("one", "two"):
+        await manager.chat("s", text)
+    assert await store.get_spend(session_scope("s")) == 0.0
+
+
+async def test_the_budget_is_shared_by_every_manager_on_the_store(tmp_path: Path) -> None:
+    from agentcli.stores.sqlite import SQLiteStore
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = SessionManager(_priced(0.5), store=SQLiteStore.from_url(url), max_session_cost=1.0)
+    second = SessionManager(_priced(0.5), store=SQLiteStore.from_url(url), max_session_cost=1.0)
+    await first.chat("s", "one")
+    await second.chat("s", "two")
+    with pytest.raises(BudgetExceededError):
+        await first.chat("s", "three")
+    await first.close()
+    await second.close()
+
+
+async def test_the_budget_comes_from_settings_and_is_checked() -> None:
+    from agentcli.config import load_settings
+
+    settings = load_settings(None, max_session_cost=0.25)
+    manager = SessionManager.from_settings(_priced(0.1), settings, store=MemoryStore())
+    assert manager.max_session_cost == 0.25
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="max_session_cost"):
+            SessionManager(_priced(0.1), max_session_cost=bad)

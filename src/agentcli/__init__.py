@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from agentcli.errors import AgentCLIError as AgentCLIError
     from agentcli.errors import AgentError as AgentError
     from agentcli.errors import AuthenticationError as AuthenticationError
+    from agentcli.errors import BudgetExceededError as BudgetExceededError
     from agentcli.errors import ConfigError as ConfigError
     from agentcli.errors import ContextLengthError as ContextLengthError
     from agentcli.errors import InvalidInputError as InvalidInputError
@@ -115,6 +116,7 @@ _WHERE = {
     "AgentCLIError": "agentcli.errors",
     "AgentError": "agentcli.errors",
     "AuthenticationError": "agentcli.errors",
+    "BudgetExceededError": "agentcli.errors",
     "ConfigError": "agentcli.errors",
     "ContextLengthError": "agentcli.errors",
     "InvalidInputError": "agentcli.errors",

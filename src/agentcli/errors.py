@@ -5,7 +5,8 @@
  │    ├── ``InvalidInputError``     text that cannot be stored, input over the size limit
  │    ├── ``ConfigError``           a bad setting, a malformed ``.env`` line, an unknown agent spec
  │    ├── ``SessionNotFoundError``  no session with that id
- │    └── ``MissingDependencyError`` an optional extra is not installed (names the install command)
+ │    ├── ``MissingDependencyError`` an optional extra is not installed (names the install command)
+ │    └── ``BudgetExceededError``   a cost budget (per session, per API key a day) is spent
  └── ``RuntimeFailure``        something failed while running; the input may be fine
       ├── ``StoreError``            the session store could not read or write
       │    └── ``SessionConflictError`` an append expected another last ``seq`` (a lost lease)
@@ -26,6 +27,7 @@ __all__ = [
     "AgentCLIError",
     "AgentError",
     "AuthenticationError",
+    "BudgetExceededError",
     "ConfigError",
     "ContextLengthError",
     "InvalidInputError",
@@ -78,6 +80,44 @@ class MissingDependencyError(UserError, ImportError):
         self.feature = feature
         self.extra = extra
         super().__init__(f"{feature} needs an optional extra: pip install 'agentcli[{extra}]'")
+
+
+class BudgetExceededError(UserError):
+    """A cost budget is spent, so the turn was refused before the agent was called (nothing
+    of it was stored). ``scope`` is ``"session"`` (``AGENTCLI_MAX_SESSION_COST``) or ``"key"``
+    (``AGENTCLI_MAX_KEY_COST_PER_DAY``, per API key and UTC day); ``limit`` and ``spent`` are
+    in USD. ``retry_after`` (seconds) is when the budget renews, when it does."""
+
+    def __init__(
+        self,
+        scope: str,
+        *,
+        limit: float,
+        spent: float,
+        subject: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        what = {
+            "session": "the session's cost budget",
+            "key": "the API key's daily cost budget",
+        }.get(scope, f"the {scope} cost budget")
+        about = f" ({subject})" if subject else ""
+        advice = {
+            "session": "start a new session, or raise AGENTCLI_MAX_SESSION_COST",
+            "key": "it renews at 00:00 UTC",
+        }.get(scope, "raise the budget")
+        super().__init__(f"{what}{about} is spent: ${_usd(spent)} of ${_usd(limit)}; {advice}")
+        self.scope = scope
+        self.limit = limit
+        self.spent = spent
+        self.retry_after = retry_after
+
+
+def _usd(amount: float) -> str:
+    """Dollars with at least two decimals and no float noise (``0.0042``, ``1.50``)."""
+    text = f"{amount:.6f}".rstrip("0")
+    whole, _, cents = text.partition(".")
+    return f"{whole}.{cents.ljust(2, '0')}"
 
 
 class RuntimeFailure(AgentCLIError):

@@ -1,5 +1,6 @@
-"""What the server tests share: an agent whose turns wait at a gate the test opens, a log
-capture that tests wait on, and a store that hangs or fails on demand.
+"""What the server tests share: an agent whose turns wait at a gate the test opens, an agent
+whose answers have a price, a log capture that tests wait on, and a store that hangs or fails
+on demand.
 
 The server runs in another thread with its own loop, so the test holds threading events and
 the gate is opened on the server's loop.
@@ -14,14 +15,34 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 
 from agentcli.agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
+from agentcli.agents import FunctionAgent
 from agentcli.logs import JSONFormatter
 from agentcli.messages import AgentContext, AgentResponse
 from agentcli.stores.base import SessionInfo
 from agentcli.stores.memory import MemoryStore
 
-__all__ = ["PARTIAL", "FaultyStore", "GatedAgent", "LogCapture", "capture_logs"]
+__all__ = [
+    "PARTIAL",
+    "PRICE",
+    "FaultyStore",
+    "GatedAgent",
+    "LogCapture",
+    "capture_logs",
+    "priced_agents",
+]
 
 PARTIAL = "partial answer "
+PRICE = 0.6  # USD, what each answer of ``priced_agents()`` costs
+
+
+def priced_agents() -> dict[str, AgentInterface]:
+    """``priced``: answers ``ok`` for ``PRICE`` USD, 5 input and 2 output tokens of ``m-1``."""
+
+    def answer(context: AgentContext) -> AgentResponse:
+        usage = {"cost": PRICE, "model": "m-1", "prompt_tokens": 5, "completion_tokens": 2}
+        return AgentResponse(output="ok", metadata=usage)
+
+    return {"priced": FunctionAgent(answer, name="priced")}
 
 
 class GatedAgent(AgentInterface):

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from agentcli.server.state import ServerState
 
 from .running import RunningServer, running_server, server_settings
-from .support import FaultyStore, capture_logs
+from .support import PRICE, FaultyStore, capture_logs, priced_agents
 
 
 def _is_error(response: httpx.Response, status: int, code: str) -> None:
@@ -91,7 +91,9 @@ def test_readiness_answers_when_the_store_hangs_and_health_ignores_the_store() -
         with httpx.Client(base_url=server.url, timeout=30) as client:
             ready = client.get("/readiness")
             health = client.get("/health")
+            ready_gauge = server.app_state.metrics.registry.get_sample_value("agent_ready")
         store.hang.clear()
+    assert ready_gauge == 0.0  # the last check failed
     _is_error(ready, 503, "not_ready")
     assert ready.json()["checks"]["store"].startswith("no answer in")
     assert ready.json()["checks"]["agents"] == "ok"
@@ -124,6 +126,40 @@ def test_metrics_count_requests_by_route_template() -> None:
     assert requests[(("agent", "none"), ("endpoint", "unmatched"), ("status", "4xx"))] == 1
     durations = _samples(scraped.text, "agent_request_duration_seconds_count")
     assert durations[(("agent", "echo"), ("endpoint", "/chat"))] == 1
+
+
+def test_metrics_of_cost_readiness_the_store_and_budgets() -> None:
+    settings = server_settings(max_session_cost=0.5, max_key_cost_per_day=1.0)
+    with (
+        running_server(settings, agents=priced_agents()) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        assert client.post("/chat", json={"message": "hi", "session_id": "s1"}).status_code == 200
+        again = client.post("/chat", json={"message": "hi", "session_id": "s1"})
+        assert again.status_code == 402  # the session's budget ($0.60 of $0.50)
+        assert client.post("/chat", json={"message": "hi", "session_id": "s2"}).status_code == 200
+        over = client.post("/chat", json={"message": "hi", "session_id": "s3"})
+        assert over.status_code == 402  # the key's budget ($1.20 of $1.00)
+        assert client.get("/readiness").status_code == 200
+        scraped = client.get("/metrics").text
+    cost = _samples(scraped, "agent_cost_usd_total")
+    assert cost[(("agent", "priced"), ("model", "m-1"))] == 2 * PRICE
+    tokens = _samples(scraped, "agent_tokens_used_total")
+    assert tokens[(("agent", "priced"), ("kind", "input"), ("model", "m-1"))] == 10
+    assert tokens[(("agent", "priced"), ("kind", "output"), ("model", "m-1"))] == 4
+    assert _samples(scraped, "agent_ready") == {(): 1.0}
+    timed = _samples(scraped, "agent_store_operation_seconds_count")
+    for operation, at_least in [("append", 4), ("lease", 3), ("release", 3), ("info", 4)]:
+        assert timed[(("operation", operation),)] >= at_least, (operation, timed)
+    assert timed[(("operation", "add_spend"),)] == 4  # each answer: its session and its key
+    assert timed[(("operation", "get_spend"),)] >= 6
+    rejections = _samples(scraped, "agent_budget_rejections_total")
+    assert rejections == {
+        (("agent", "priced"), ("scope", "session")): 1,
+        (("agent", "priced"), ("scope", "key")): 1,
+    }
+    errors = _samples(scraped, "agent_errors_total")
+    assert errors[(("agent", "priced"), ("code", "budget_exceeded"))] == 1  # the turn refused
 
 
 # ---------------------------------------------------------------------- request ids and the log

@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,6 +44,7 @@ import pytest
 from agentcli.errors import InvalidInputError, SessionBusyError, SessionConflictError
 from agentcli.messages import Message, ToolCall, messages_adapter
 from agentcli.stores import MemoryStore, SessionStore, SQLiteStore
+from agentcli.stores.base import key_day_scope, session_scope
 from agentcli.stores.lease import LeasePrimitives
 
 __all__ = [
@@ -647,6 +648,84 @@ class StoreConformance:
         assert await store.info("older") is None
         assert await store.expire(recent.updated_at + timedelta(microseconds=1)) == 1
         assert await store.list_sessions() == []
+
+    # -- spend counters
+
+    async def test_spend_of_an_unknown_scope_is_zero(self, store: SessionStore) -> None:
+        assert await store.get_spend(key_day_scope("key-nobody", date(2026, 3, 1))) == 0.0
+        assert await store.get_spend(session_scope("nobody")) == 0.0
+
+    async def test_spend_adds_up_and_returns_the_total(self, store: SessionStore) -> None:
+        day = key_day_scope("key-1", date(2026, 3, 1))
+        assert await store.add_spend(day, 0.25, ttl=3600) == pytest.approx(0.25, abs=1e-12)
+        assert await store.add_spend(day, 1.5, ttl=3600) == pytest.approx(1.75, abs=1e-12)
+        assert await store.add_spend(day, 0, ttl=3600) == pytest.approx(1.75, abs=1e-12)
+        assert await store.get_spend(day) == pytest.approx(1.75, abs=1e-12)
+        assert await store.get_spend(key_day_scope("key-1", date(2026, 3, 2))) == 0.0
+        await store.append("s1", [_user("hi")])
+        assert await store.add_spend(session_scope("s1"), 0.000125) == pytest.approx(0.000125)
+        assert await store.get_spend(session_scope("s1")) == pytest.approx(0.000125)
+        assert await store.get_spend(day) == pytest.approx(1.75, abs=1e-12)  # apart
+
+    async def test_concurrent_spend_adds_up_exactly(self, backend: Backend) -> None:
+        clients = [await backend.open(), await backend.open()]  # two clients of one storage
+        await clients[0].append("s1", [_user("hi")])
+        for scope in (key_day_scope("key-1", date(2026, 3, 1)), session_scope("s1")):
+            totals = await asyncio.gather(
+                *(clients[i % 2].add_spend(scope, 0.01, ttl=3600) for i in range(50))
+            )
+            assert abs(await clients[1].get_spend(scope) - 0.5) < 1e-9
+            assert abs(max(totals) - 0.5) < 1e-9  # each add saw every add before it
+            assert len({round(t, 9) for t in totals}) == 50  # and no two saw the same total
+
+    async def test_deleting_a_session_deletes_its_spend(self, store: SessionStore) -> None:
+        day = key_day_scope("key-1", date(2026, 3, 1))
+        for sid in ("gone", "kept"):
+            await store.append(sid, [_user("hi")])
+        await store.add_spend(session_scope("gone"), 0.5)
+        await store.add_spend(session_scope("kept"), 0.25)
+        await store.add_spend(day, 1.0, ttl=3600)
+        assert await store.delete("gone") is True
+        assert await store.get_spend(session_scope("gone")) == 0.0
+        assert await store.get_spend(session_scope("kept")) == pytest.approx(0.25)
+        assert await store.get_spend(day) == pytest.approx(1.0)
+        # A new session under the same id starts from nothing.
+        await store.append("gone", [_user("new")])
+        assert await store.get_spend(session_scope("gone")) == 0.0
+        assert await store.add_spend(session_scope("gone"), 0.125) == pytest.approx(0.125)
+
+    async def test_expire_takes_the_spend_of_the_sessions_it_deletes(
+        self, store: SessionStore
+    ) -> None:
+        await store.append("old", [_user("old")])
+        await store.add_spend(session_scope("old"), 0.5)
+        await _tick()
+        await store.append("recent", [_user("recent")])
+        await store.add_spend(session_scope("recent"), 0.25)
+        recent = await store.info("recent")
+        assert recent is not None
+        assert await store.expire(recent.updated_at) == 1
+        assert await store.get_spend(session_scope("old")) == 0.0
+        assert await store.get_spend(session_scope("recent")) == pytest.approx(0.25)
+
+    async def test_a_spend_counter_lapses_after_its_ttl(self, store: SessionStore) -> None:
+        lapsing, lasting = "key:key-1:2026-03-01", "key:key-2:2026-03-01"
+        await store.add_spend(lapsing, 1.0, ttl=0.2)
+        await store.add_spend(lasting, 1.0, ttl=3600)
+        await asyncio.sleep(0.5)
+        assert await store.get_spend(lapsing) == 0.0
+        assert await store.add_spend(lapsing, 0.5, ttl=3600) == pytest.approx(0.5)  # afresh
+        assert await store.get_spend(lasting) == pytest.approx(1.0)
+
+    @pytest.mark.parametrize("usd", [-0.01, float("nan"), float("inf")])
+    async def test_a_spend_that_is_not_a_finite_amount_is_refused(
+        self, store: SessionStore, usd: float
+    ) -> None:
+        with pytest.raises(InvalidInputError):
+            await store.add_spend("key:key-1:2026-03-01", usd, ttl=60)
+        with pytest.raises(InvalidInputError):
+            await store.add_spend("key:key-1:2026-03-01", 1.0, ttl=0)
+        assert await store.get_spend("key:key-1:2026-03-01") == 0.0
 
     # -- refusing bad input without damage
 

@@ -95,6 +95,7 @@ async def test_upgrade_brings_a_fresh_database_to_the_latest_version(
         "agentcli_messages",
         "agentcli_schema_version",
         "agentcli_sessions",
+        "agentcli_spend",
     ]
     indexes = psql("SELECT indexname FROM pg_indexes WHERE tablename = 'agentcli_sessions'")
     assert {"agentcli_sessions_by_update", "agentcli_sessions_by_owner"} <= set(indexes.split())
@@ -276,6 +277,35 @@ async def test_activity_keeps_a_session_and_reading_does_not(url: str, psql: Psq
         age = psql("SELECT extract(epoch FROM now() - updated_at)::int FROM agentcli_sessions")
         assert 2990 <= int(age) < 3600  # reads and leases did not move it
         assert len(await store.read("s1")) == 2
+
+
+async def test_a_sessions_spend_goes_with_the_session(url: str, psql: Psql) -> None:
+    async with PostgresStore(url, session_ttl=3600) as store:
+        await store.append("warm", [_user("sweeps now, not below")])
+        for sid in ("s1", "s2"):
+            await store.append(sid, [_user("a")])
+            await store.add_spend(f"session:{sid}", 0.5)
+        await store.add_spend("key:k-1:2026-03-01", 1.0, ttl=3600)
+        await store.add_spend("key:k-2:2026-03-01", 1.0, ttl=3600)
+        psql("UPDATE agentcli_sessions SET updated_at = now() - interval '2 hours'")
+        psql(
+            "UPDATE agentcli_spend SET expires_at = now() - interval '1 second' "
+            "WHERE scope = 'key:k-2:2026-03-01'"
+        )
+        # Invisible with its expired session, at once.
+        assert await store.get_spend("session:s1") == 0.0
+        assert await store.get_spend("key:k-2:2026-03-01") == 0.0
+        # Writing to it again starts a new session, with nothing spent.
+        await store.append("s1", [_user("new")])
+        assert await store.get_spend("session:s1") == 0.0
+        assert await store.add_spend("session:s1", 0.25) == 0.25
+    # The sweep deletes the rows of expired sessions and lapsed counters.
+    async with PostgresStore(url, session_ttl=3600) as store:
+        await store.append("s1", [_user("sweeps")])
+    assert psql("SELECT scope, usd FROM agentcli_spend ORDER BY scope").splitlines() == [
+        "key:k-1:2026-03-01|1",
+        "session:s1|0.25",
+    ]
 
 
 async def test_a_session_expires_in_real_time(url: str) -> None:

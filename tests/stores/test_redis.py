@@ -127,6 +127,44 @@ async def test_a_ttl_of_zero_never_expires(
     assert set(_session_keys(redis.port, "kept").values()) == {-1}
 
 
+async def test_a_sessions_spend_counter_lives_and_goes_with_it(
+    redis: RedisServer, stores: Callable[..., RedisStore]
+) -> None:
+    store = stores(redis.url, session_ttl=60)
+    await store.append("s", [_user("a")])
+    assert await store.add_spend("session:s", 0.5) == 0.5
+    keys = _session_keys(redis.port, "s")
+    assert len(keys) == 3, keys  # the hash, the log and the spend, under one hash tag
+    assert all(0 < pttl <= 60_000 for pttl in keys.values()), keys
+    with redis_client(redis.port) as client:
+        client.pexpire(next(k for k in keys if k.endswith(":spend")), 1_000)
+    await store.set_state("s", window_start=1)  # every write renews all the session's keys
+    assert all(pttl > 1_000 for pttl in _session_keys(redis.port, "s").values())
+    # Another counter has its own key, and its own expiry.
+    await store.add_spend("key:k-1:2026-03-01", 1.0, ttl=30)
+    with redis_client(redis.port) as client:
+        day = "agentcli:{spend:key%3Ak-1%3A2026-03-01}"
+        assert 0 < int(client.pttl(day)) <= 30_000
+    assert await store.delete("s")
+    assert _session_keys(redis.port, "s") == {}
+    assert await store.get_spend("key:k-1:2026-03-01") == 1.0
+
+
+async def test_a_sessions_spend_expires_with_it(
+    redis: RedisServer, stores: Callable[..., RedisStore]
+) -> None:
+    store = stores(redis.url, session_ttl=0.3)
+    await store.append("idle", [_user("a")])
+    await store.add_spend("session:idle", 0.5)
+
+    async def gone() -> bool:
+        return await store.info("idle") is None
+
+    await _until(gone, "the idle session expiring")
+    assert _session_keys(redis.port, "idle") == {}
+    assert await store.get_spend("session:idle") == 0.0
+
+
 # ---------------------------------------------------------------------- layout
 
 

@@ -280,7 +280,7 @@ def _tables(path: Path) -> dict[str, str]:
         raw.close()
 
 
-async def test_a_version_1_file_opens_and_gains_the_leases_table(tmp_path: Path) -> None:
+async def test_a_version_1_file_opens_and_gains_the_later_tables(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     raw = sqlite3.connect(path)
     for statement in _SCHEMA_1:
@@ -302,10 +302,26 @@ async def test_a_version_1_file_opens_and_gains_the_leases_table(tmp_path: Path)
             await store.append("old", [_user("after")], expected_last_seq=1)
     raw = sqlite3.connect(path)
     try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 4
     finally:
         raw.close()
     assert "WITHOUT ROWID" in _tables(path)["leases"]
+    assert "WITHOUT ROWID" in _tables(path)["spend"]  # schema 4: spend counters
+
+
+async def test_a_version_3_file_gains_the_spend_table(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        await store.append("old", [_user("kept")])
+    raw = sqlite3.connect(path)  # back to the layout of schema 3, as an older agentcli left it
+    raw.execute("DROP TABLE spend")
+    raw.execute("PRAGMA user_version = 3")
+    raw.commit()
+    raw.close()
+    async with SQLiteStore(path) as store:
+        assert [m.content for m in await store.read("old")] == ["kept"]
+        assert await store.add_spend("session:old", 0.5) == 0.5
+    assert "spend" in _tables(path)
 
 
 async def test_lease_expiry_is_wall_clock_microseconds(tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def run(
     ephemeral: EphemeralOpt = False,
     mcp: McpOpt = None,
 ) -> None:
-    """Answer one prompt and exit: 0 ok, 2 usage, 3 agent error, 4 config, 130 interrupted."""
+    """Answer one prompt and exit: 0 ok, 2 usage, 3 agent error, 4 config, 5 session or store,
+    6 session busy, 7 cost budget spent, 130 interrupted."""
     from .cmd_run import run_command
 
     run_command(

@@ -9,6 +9,7 @@
 | 4    | configuration error: bad setting, malformed ``.env``, unknown agent spec, missing extra |
 | 5    | session error: no such session, or the store could not be read or written |
 | 6    | the session is busy: another turn holds it; retry |
+| 7    | a cost budget is spent (``AGENTCLI_MAX_SESSION_COST``): nothing was stored |
 | 130  | interrupted (Ctrl-C); a partial answer is kept, marked interrupted |
 | 141  | the reader of standard output went away (``agentcli run ... | head -1``) |
 """
@@ -24,6 +25,7 @@ from typing import ParamSpec, TypeVar
 from ..errors import (
     AgentCLIError,
     AgentError,
+    BudgetExceededError,
     ConfigError,
     InvalidInputError,
     MissingDependencyError,
@@ -35,6 +37,7 @@ from ..errors import (
 __all__ = [
     "AGENT_ERROR",
     "BROKEN_PIPE",
+    "BUDGET_EXCEEDED",
     "CONFIG_ERROR",
     "FAILED",
     "INTERRUPTED",
@@ -55,6 +58,7 @@ AGENT_ERROR = 3
 CONFIG_ERROR = 4
 SESSION_ERROR = 5
 SESSION_BUSY = 6  # worth a retry, unlike 5: the turn ran into another one on the same session
+BUDGET_EXCEEDED = 7  # not worth a retry: a new session, or a larger budget
 INTERRUPTED = 130
 BROKEN_PIPE = 141
 
@@ -72,6 +76,8 @@ class CLIExit(Exception):
 
 
 def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, BudgetExceededError):
+        return BUDGET_EXCEEDED
     if isinstance(exc, ConfigError | MissingDependencyError):
         return CONFIG_ERROR
     if isinstance(exc, InvalidInputError):

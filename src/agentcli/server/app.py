@@ -110,8 +110,14 @@ async def _start(
     settings: Settings, keys: KeyRing, agents: AgentsArg, store: SessionStore | None
 ) -> ServerState:
     from ..stores import open_configured_store
+    from .budgets import KeyBudget
+    from .timed_store import TimedStore
 
-    opened = store if store is not None else open_configured_store(settings)
+    metrics = Metrics()
+    # Every call the service makes to its store is timed (agent_store_operation_seconds).
+    opened = TimedStore(
+        store if store is not None else open_configured_store(settings), metrics.store_seconds
+    )
     served: dict[str, AgentInterface] = {}
     if agents is None:
         agents = [settings.default_model or "echo"]
@@ -123,12 +129,13 @@ async def _start(
         for spec in agents:
             served[spec] = create_agent(spec, settings)
     managers = {name: _manager(agent, opened, settings) for name, agent in served.items()}
-    metrics = Metrics()
+    budget = KeyBudget(opened, settings.max_key_cost_per_day, metrics)
     shared = open_shared(settings)
     turns = TurnRegistry(
         settings.stream_retention,
         log=shared.turns if shared else None,
         on_end=metrics.turn_ended,
+        on_response=budget.record_turn if budget.enabled else None,
     )
     turns.log.start(turns)
     return ServerState(
@@ -140,6 +147,7 @@ async def _start(
         metrics=metrics,
         limiter=shared.limiter if shared else RateLimiter(settings.rate_limit_per_minute),
         shared=shared,
+        budget=budget if budget.enabled else None,
     )
 
 

@@ -17,6 +17,7 @@ from ..errors import (
     AgentCLIError,
     AgentError,
     AuthenticationError,
+    BudgetExceededError,
     ConfigError,
     ContextLengthError,
     InvalidInputError,
@@ -29,7 +30,9 @@ from ..errors import (
     StoreError,
 )
 
-__all__ = ["ApiError", "api_error_for", "error_body"]
+__all__ = ["BUDGET_EXCEEDED", "ApiError", "api_error_for", "error_body"]
+
+BUDGET_EXCEEDED = "budget_exceeded"
 
 
 @dataclass(eq=False)
@@ -66,6 +69,8 @@ def error_body(
 _TABLE: tuple[tuple[type[BaseException], int, str, str], ...] = (
     (SessionBusyError, 409, "session_busy", "conflict_error"),
     (SessionNotFoundError, 404, "session_not_found", "not_found_error"),
+    # 402 Payment Required: what OpenAI answers when a quota is spent (``insufficient_quota``).
+    (BudgetExceededError, 402, BUDGET_EXCEEDED, "insufficient_quota"),
     (InvalidInputError, 400, "invalid_input", "invalid_request_error"),
     (ContextLengthError, 400, "context_length_exceeded", "invalid_request_error"),
     (ConfigError, 503, "agent_not_configured", "server_error"),

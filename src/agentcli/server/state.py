@@ -1,6 +1,6 @@
 """What one service process holds: settings, the store, a session manager per served agent,
-the API keys, the live turns, metrics and limits, and (when configured) the Redis it shares
-turns and limits through. Everything durable is in the store."""
+the API keys, the live turns, metrics, limits and the keys' budget, and (when configured) the
+Redis it shares turns and limits through. Everything durable is in the store."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .metrics import Metrics
 from .turns import TurnRegistry
 
 if TYPE_CHECKING:
+    from .budgets import KeyBudget
     from .shared import SharedState
 
 __all__ = ["ServerState"]
@@ -32,6 +33,7 @@ class ServerState:
     metrics: Metrics
     limiter: Limiter
     shared: SharedState | None = None  # turns and limits shared with the other replicas
+    budget: KeyBudget | None = None  # the API keys' daily cost budget, when one is set
     draining: bool = False
     problems: dict[str, str] = field(default_factory=dict)  # agent -> why it is not configured
 
@@ -66,6 +68,11 @@ class ServerState:
                 "conflict_error",
                 retry_after=1,
             )
+
+    async def refuse_if_over_budget(self, key_id: str, agent: str) -> None:
+        """402 (``BudgetExceededError``) if the key's spend today reached its daily budget."""
+        if self.budget is not None:
+            await self.budget.check(key_id, agent)
 
     def refuse_if_draining(self) -> None:
         if self.draining:

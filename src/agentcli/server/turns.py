@@ -18,7 +18,7 @@ import collections
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,6 +75,8 @@ REPLICA_LOST = ApiError(
 )
 
 Follow = AsyncIterator[tuple[int, TurnEvent] | None]
+# Called with a turn's stored answer before any follower sees it (a key's spend, say).
+OnResponse = Callable[["LiveTurn", AgentResponse], Awaitable[None]]
 
 
 class TurnView(Protocol):
@@ -255,10 +257,13 @@ class LiveTurn:
         if self._mirror is not None:
             self._mirror.held()
 
-    async def run(self, manager: SessionManager, text: str) -> None:
-        """Run the turn, publishing its events; never raises (the failure is an event)."""
+    async def run(
+        self, manager: SessionManager, text: str, on_response: OnResponse | None = None
+    ) -> None:
+        """Run the turn, publishing its events; never raises (the failure is an event).
+        ``on_response`` gets the stored answer before it is published."""
         try:
-            await self._produce(manager, text)
+            await self._produce(manager, text, on_response)
         finally:
             self._ending = True  # a cancel now would only cut the copy short
             try:
@@ -267,10 +272,14 @@ class LiveTurn:
             finally:
                 self.finish()
 
-    async def _produce(self, manager: SessionManager, text: str) -> None:
+    async def _produce(
+        self, manager: SessionManager, text: str, on_response: OnResponse | None
+    ) -> None:
         events = manager.stream_events(self.session_id, text, on_hold=self._on_hold)
         try:
             async for event in events:
+                if on_response is not None and isinstance(event, TurnComplete):
+                    await on_response(self, event.response)
                 self.publish(event)
         except asyncio.CancelledError:
             await asyncio.shield(events.aclose())  # stores the partial answer
@@ -281,7 +290,9 @@ class LiveTurn:
 
 class TurnRegistry:
     """Turns by id, and the running one of each session; finished ones are forgotten after
-    ``retention`` seconds. ``log`` shares them with other replicas (default: nothing)."""
+    ``retention`` seconds. ``log`` shares them with other replicas (default: nothing).
+    ``on_response`` gets each turn's stored answer before it is published; ``on_end`` each
+    turn once it has ended."""
 
     def __init__(
         self,
@@ -289,12 +300,14 @@ class TurnRegistry:
         *,
         log: TurnLog | None = None,
         on_end: Callable[[LiveTurn], None] | None = None,
+        on_response: OnResponse | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.retention = retention
         self.log: TurnLog = log if log is not None else LocalTurnLog()
         self._clock = clock
         self._on_end = on_end
+        self._on_response = on_response
         self._turns: dict[str, LiveTurn] = {}  # every turn still known, by id
         # Kept apart so a request never walks the finished turns (there may be a hundred
         # thousand of them at high traffic): the running ones, and the finished in order.
@@ -315,7 +328,7 @@ class TurnRegistry:
 
     async def _run(self, turn: LiveTurn, manager: SessionManager, text: str) -> None:
         try:
-            await turn.run(manager, text)
+            await turn.run(manager, text, self._on_response)
         finally:
             self._running.pop(turn.id, None)
             self._finished.append(turn)

@@ -5,11 +5,18 @@ process (turns queue in order, for free) and the store's session lease (one turn
 across processes and machines; a crashed holder blocks the session for at most the lease's
 time to live). Under the lease the cached window is checked against the store's last ``seq``
 and reloaded if another process moved it, and appends name the ``seq`` they follow.
+
+With a session budget (``max_session_cost``, USD), a turn first reads the session's spend
+counter in the store, under the lease, and is refused with ``BudgetExceededError`` before
+anything is stored once it is spent; after the answer is stored, its ``usage.cost`` is added to
+the counter (still under the lease, so the next turn anywhere sees it). Without a budget no
+counter is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
@@ -24,11 +31,12 @@ from ..context import (
     ContextTracker,
     ContextUsage,
 )
-from ..errors import AgentCLIError, InvalidInputError
+from ..errors import AgentCLIError, BudgetExceededError, ConfigError, InvalidInputError
 from ..messages import AgentResponse, Message, check_storable
 from ..stores.base import SessionStore, validate_session_id
 from ..stores.lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, check_lease_times
 from ..usage import CleanupReport
+from .budget import check_session_budget, record_session_spend
 from .locks import KeyedLocks
 from .turn import Turn, TurnLog
 from .window_cache import (
@@ -53,6 +61,7 @@ class SessionManager:
     knows its model's), cleanup at 90 % down to 60 %, always keeping the last 5 messages.
     ``lease_wait`` is how long a turn waits for a session another turn holds before it fails
     with ``SessionBusyError``; ``lease_ttl`` is how long a crashed holder can block it.
+    ``max_session_cost`` (USD) refuses a session's turns once its answers cost that much.
     """
 
     def __init__(
@@ -70,7 +79,14 @@ class SessionManager:
         cache_size: int = 512,
         lease_ttl: float = DEFAULT_LEASE_TTL,
         lease_wait: float = DEFAULT_LEASE_WAIT,
+        max_session_cost: float | None = None,
     ) -> None:
+        if max_session_cost is not None and not (
+            math.isfinite(max_session_cost) and max_session_cost > 0
+        ):
+            raise ConfigError(
+                f"max_session_cost must be a positive number of USD, not {max_session_cost!r}"
+            )
         if store is None:
             from ..stores.memory import MemoryStore
 
@@ -93,6 +109,7 @@ class SessionManager:
         self.system_prompt = system_prompt
         self.lease_ttl = lease_ttl
         self.lease_wait = lease_wait
+        self.max_session_cost = max_session_cost
         self._count = token_counter
         self._cache = WindowCache(cache_size)
         self._locks = KeyedLocks()
@@ -107,7 +124,8 @@ class SessionManager:
         system_prompt: str | None = None,
         lease_wait: float | None = None,
     ) -> SessionManager:
-        """A manager with the window policy, input limit and lease times of ``settings``."""
+        """A manager with the window policy, input limit, lease times and session budget of
+        ``settings``."""
         return cls(
             agent,
             store=store,
@@ -119,6 +137,7 @@ class SessionManager:
             system_prompt=system_prompt,
             lease_ttl=settings.lease_ttl,
             lease_wait=settings.lease_wait if lease_wait is None else lease_wait,
+            max_session_cost=settings.max_session_cost,
         )
 
     @property
@@ -159,7 +178,8 @@ class SessionManager:
 
         If the consumer stops early (Ctrl-C, a client that went away), the partial answer is
         stored marked ``interrupted`` and the session stays usable. ``on_hold`` is called once
-        the session is held for this turn (a server answers 409 until then, not after).
+        the session is held for this turn (a server answers 409 until then, not after), and
+        within the session's budget (``BudgetExceededError`` comes before it).
         """
         if session_id not in self._cache:  # ids in the cache were checked when they came in
             validate_session_id(session_id)
@@ -167,12 +187,17 @@ class SessionManager:
         log = TurnLog(session_id, len(text))
         try:
             async with self._writing(session_id) as writer:
+                if self.max_session_cost is not None:
+                    await check_session_budget(self.store, session_id, self.max_session_cost)
                 if on_hold is not None:
                     on_hold()
                 turn = Turn(self.agent, writer, text, count_tokens=self._tokens, log=log)
                 events = turn.run()
                 try:
                     async for event in events:
+                        if isinstance(event, TurnComplete) and self.max_session_cost:
+                            # The answer is stored: count its cost before anyone sees it.
+                            await record_session_spend(self.store, session_id, event.response)
                         yield event
                 finally:
                     # Closing the turn here (not at garbage collection) stores a partial
@@ -180,6 +205,9 @@ class SessionManager:
                     await events.aclose()
         except (GeneratorExit, asyncio.CancelledError):
             log.outcome = "interrupted"
+            raise
+        except BudgetExceededError:
+            log.outcome = "budget_exceeded"
             raise
         except AgentCLIError:
             log.outcome = "error"

@@ -18,16 +18,18 @@ from pydantic import JsonValue
 from ..errors import StoreError
 from . import _postgres_sql as sql
 from ._postgres_pool import Conn
-from .base import session_owner
+from .base import check_spend, scope_session, session_owner
 
 __all__ = [
     "ATTEMPTS",
+    "add_spend",
     "append",
     "delete",
     "delete_sessions",
     "drop_expired",
     "lease_acquire",
     "set_state",
+    "spend_params",
 ]
 
 ATTEMPTS = 3  # a write that keeps finding its session expired or changed gives up after this
@@ -110,6 +112,7 @@ async def delete(conn: Conn, st: sql.Statements, params: dict[str, Any]) -> bool
         gone = await conn.execute(st.delete_one, params)
         await conn.execute(sql.DELETE_MESSAGES, params)
         await conn.execute(sql.DELETE_LEASES, params)
+        await conn.execute(sql.DELETE_SPEND, params)
     row = await gone.fetchone()
     return bool(row and row[0])
 
@@ -118,14 +121,17 @@ async def delete_sessions(
     conn: Conn, sessions: str, leases: str, params: dict[str, Any]
 ) -> list[Any]:
     """Delete the sessions the ``sessions`` statement deletes (returning id, visible), then
-    in the same transaction their messages and leases; return its rows."""
+    in the same transaction their messages, leases and spend counters (and the counters that
+    lapsed); return its rows."""
     async with conn.transaction():
         rows = await (await conn.execute(sessions, params)).fetchall()
         ids = [row[0] for row in rows]
         both = {**params, "ids": ids}
         if ids:
             await conn.execute(sql.DELETE_MESSAGES, both)
+            await conn.execute(sql.DELETE_SPEND, both)
         await conn.execute(leases, both)
+        await conn.execute(sql.DELETE_LAPSED_SPEND)
     return rows
 
 
@@ -140,3 +146,19 @@ async def lease_acquire(
         # sees every append that committed before the previous holder let go.
         state = await conn.execute(st.lease_state, params)
     return await state.fetchone()
+
+
+def spend_params(scope: str, usd: float, ttl: float | None, *, idle: float) -> dict[str, Any]:
+    """The parameters of the spend statements, once the scope, amount and ttl are checked.
+    ``sid`` is the session of a ``session:<id>`` counter, which has no ttl of its own."""
+    check_spend(scope, usd, ttl)
+    session_id = scope_session(scope)
+    ttl = None if session_id is not None else ttl
+    return {"scope": scope, "sid": session_id, "usd": float(usd), "ttl": ttl, "idle": idle}
+
+
+async def add_spend(conn: Conn, st: sql.Statements, params: dict[str, Any]) -> float:
+    """Add to the counter in one statement (the row's lock orders concurrent adds)."""
+    row = await (await conn.execute(st.add_spend, params)).fetchone()
+    assert row is not None  # an upsert always returns its row
+    return float(row[0])

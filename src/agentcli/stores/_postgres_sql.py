@@ -20,7 +20,7 @@ from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from ..errors import StoreError
 from ..messages import Message, messages_adapter
-from .base import SessionInfo
+from .base import SESSION_SCOPE, SessionInfo
 
 __all__ = ["Statements", "decode_messages", "encode_message", "metadata_json", "session_info"]
 
@@ -44,6 +44,8 @@ def _fresh(alias: str, expires: bool) -> str:
 DROP_EXPIRED = (
     f"DELETE FROM agentcli_sessions WHERE id = %(id)s AND updated_at < {_IDLE_LIMIT}",
     "DELETE FROM agentcli_messages WHERE session_id = %(id)s "
+    "AND NOT EXISTS (SELECT 1 FROM agentcli_sessions WHERE id = %(id)s)",
+    f"DELETE FROM agentcli_spend WHERE scope = '{SESSION_SCOPE}' || %(id)s "
     "AND NOT EXISTS (SELECT 1 FROM agentcli_sessions WHERE id = %(id)s)",
 )
 
@@ -152,10 +154,35 @@ DELETE_LEASES = (
     "DELETE FROM agentcli_leases WHERE session_id = ANY(%(ids)s::text[]) "
     "OR expires_at < %(before)s::timestamptz"
 )
+# The sessions' spend counters go with them; lapsed counters with the sweep and expire().
+DELETE_SPEND = (
+    "DELETE FROM agentcli_spend WHERE scope IN "
+    f"(SELECT '{SESSION_SCOPE}' || i FROM unnest(%(ids)s::text[]) AS i)"
+)
+DELETE_LAPSED_SPEND = (
+    "DELETE FROM agentcli_spend WHERE expires_at IS NOT NULL AND expires_at <= clock_timestamp()"
+)
 DELETE_IDLE_LEASES = (
     "DELETE FROM agentcli_leases WHERE session_id = ANY(%(ids)s::text[]) "
     f"OR expires_at < {_IDLE_LIMIT}"
 )
+
+# Spend counters. ``sid`` is the session of a 'session:<id>' scope (else NULL): such a counter
+# is stale while its session row is there but expired (it is dropped with the row soon).
+_SPEND_STALE = (
+    "(sp.expires_at IS NOT NULL AND sp.expires_at <= clock_timestamp()) OR EXISTS ("
+    "SELECT 1 FROM agentcli_sessions AS s WHERE s.id = %(sid)s AND NOT ({fresh}))"
+)
+_ADD_SPEND = """
+INSERT INTO agentcli_spend AS sp (scope, usd, expires_at)
+VALUES (%(scope)s, %(usd)s,
+    clock_timestamp() + make_interval(secs => %(ttl)s::double precision))
+ON CONFLICT (scope) DO UPDATE SET
+    usd = CASE WHEN {stale} THEN excluded.usd ELSE sp.usd + excluded.usd END,
+    expires_at = excluded.expires_at
+RETURNING sp.usd
+"""
+_GET_SPEND = "SELECT sp.usd FROM agentcli_spend AS sp WHERE sp.scope = %(scope)s AND NOT ({stale})"
 
 LEASE_TAKE = """
 INSERT INTO agentcli_leases AS l (session_id, owner, expires_at)
@@ -202,6 +229,8 @@ class Statements:
     delete_idle: str
     expire: str
     lease_state: str
+    add_spend: str
+    get_spend: str
 
     def append(self, may_create: bool, count: int) -> str:
         return self.appends[may_create, "none" if not count else "one" if count == 1 else "many"]
@@ -212,6 +241,7 @@ class Statements:
         listing = f"SELECT {_COLUMNS} FROM agentcli_sessions AS s WHERE {fresh} "
         order = "ORDER BY s.updated_at DESC, s.id LIMIT %(limit)s"
         live = f" WHERE s.id = %(id)s AND {fresh}"
+        stale = _SPEND_STALE.replace("{fresh}", fresh)
         return cls(
             expires=expires,
             appends=_appends(fresh),
@@ -246,6 +276,8 @@ class Statements:
             "s.last_seq, s.revision FROM agentcli_leases AS l "
             f"LEFT JOIN agentcli_sessions AS s ON s.id = l.session_id AND {fresh} "
             "WHERE l.session_id = %(id)s",
+            add_spend=_ADD_SPEND.replace("{stale}", stale),
+            get_spend=_GET_SPEND.replace("{stale}", stale),
         )
 
 

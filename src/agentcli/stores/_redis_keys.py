@@ -16,7 +16,7 @@ from pydantic import JsonValue, TypeAdapter
 from .._redact import redact_url
 from ..errors import ConfigError, InvalidInputError
 from ..messages import Message
-from .base import OWNER_KEY, SessionInfo
+from .base import OWNER_KEY, SessionInfo, scope_session
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -83,6 +83,22 @@ class RedisOptions:
         key pattern (``SCAN MATCH``) needs no escaping."""
         return _session_keys(self.prefix, session_id)
 
+    def spend_key(self, scope: str) -> str:
+        """A spend counter: a session's (``session:<id>``) under the session's hash tag, so it
+        lives on the session's node and is written, expired and deleted with its keys; any
+        other under a tag of its own."""
+        session_id = scope_session(scope)
+        if session_id is not None:
+            return _session_spend_key(self.prefix, session_id)
+        return f"{self.prefix}:{{spend:{quote(scope, safe='')}}}"
+
+    def spend_keys(self, scope: str) -> tuple[str, ...]:
+        """The keys ``ADD_SPEND`` takes: the counter, then a session's own hash (its expiry)."""
+        session_id = scope_session(scope)
+        if session_id is None:
+            return (self.spend_key(scope),)
+        return self.spend_key(scope), _session_keys(self.prefix, session_id)[0]
+
     def session_pattern(self, session_id: str) -> str:
         """A ``SCAN MATCH`` pattern for every key of the session (for operators and tests)."""
         return f"{self.prefix}:{{s:{quote(session_id, safe='')}}}:*"
@@ -105,6 +121,10 @@ class RedisOptions:
 def _session_keys(prefix: str, session_id: str) -> tuple[str, str, str]:
     tag = f"{prefix}:{{s:{quote(session_id, safe='')}}}"
     return f"{tag}:meta", f"{tag}:log", f"{tag}:lease"
+
+
+def _session_spend_key(prefix: str, session_id: str) -> str:
+    return _session_keys(prefix, session_id)[0][: -len(":meta")] + ":spend"
 
 
 def parse_url(url: str) -> RedisOptions:

@@ -5,8 +5,9 @@ still for its duration, so every key it gives an expiry expires at the same mill
 
 Keys and arguments (the key layout is explained in ``stores/redis.py``):
 
-- ``KEYS`` are a session's own keys (``meta``, ``log``, ``lease``), all under one hash tag,
-  or (``INDEX``, ``PRUNE``) index keys, all under another: each script runs on one Cluster node.
+- ``KEYS`` are a session's own keys (``meta``, ``log``, ``lease``, ``spend``), all under one
+  hash tag, or (``INDEX``, ``PRUNE``) index keys, all under another, or (``ADD_SPEND``) a spend
+  counter of its own: each script runs on one Cluster node.
 - ``ARGV`` carries an index prefix (``<prefix>:{idx}:``) on a single server, where a script may
   also update the sorted-set indexes in the same atomic step; on a Cluster the indexes live in
   another slot, the prefix is ``""`` and the client updates them afterwards with ``INDEX``.
@@ -25,6 +26,7 @@ from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError
 
 __all__ = [
+    "ADD_SPEND",
     "APPEND",
     "DELETE",
     "INDEX",
@@ -81,7 +83,7 @@ end
 APPEND_LUA = (
     _PRELUDE
     + """
--- KEYS: meta, log. ARGV: ttl_ms, expected_last_seq or '', revision for a new session,
+-- KEYS: meta, log, spend. ARGV: ttl_ms, expected_last_seq or '', revision for a new session,
 -- 't' .. title or '', tokens, index prefix, session id, then each message's JSON after its '{'.
 local meta, log = KEYS[1], KEYS[2]
 local seq = tonumber(redis.call('HGET', meta, 'seq') or '0')
@@ -102,7 +104,7 @@ end
 redis.call('HSET', meta, 'seq', seq + n, 'updated', now)
 redis.call('HINCRBY', meta, 'tokens', ARGV[5])
 if ARGV[4] ~= '' then redis.call('HSETNX', meta, 'title', string.sub(ARGV[4], 2)) end
-expire(ARGV[1], meta, log)
+expire(ARGV[1], meta, log, KEYS[3])
 index(ARGV[6], ARGV[7], now, owner, owner)
 return {1, seq, now, owner}
 """
@@ -111,7 +113,7 @@ return {1, seq, now, owner}
 SET_STATE_LUA = (
     _PRELUDE
     + """
--- KEYS: meta, log. ARGV: ttl_ms, revision, window_start or '', owner change ('' none,
+-- KEYS: meta, log, spend. ARGV: ttl_ms, revision, window_start or '', owner change ('' none,
 -- '-' cleared, '+' .. owner), index prefix, session id, then metadata field/JSON pairs.
 local meta, log = KEYS[1], KEYS[2]
 local now, existed = now_us(meta)
@@ -126,7 +128,7 @@ if ARGV[4] == '-' then
 elseif ARGV[4] ~= '' then
   new_owner = string.sub(ARGV[4], 2); redis.call('HSET', meta, 'owner', new_owner)
 end
-expire(ARGV[1], meta, log)
+expire(ARGV[1], meta, log, KEYS[3])
 index(ARGV[5], ARGV[6], now, old_owner, new_owner)
 return {now, old_owner, new_owner}
 """
@@ -135,14 +137,14 @@ return {now, old_owner, new_owner}
 DELETE_LUA = (
     _PRELUDE
     + """
--- KEYS: meta, log, lease. ARGV: cutoff ('' to delete whatever its age), index prefix, id.
+-- KEYS: meta, log, lease, spend. ARGV: cutoff ('' to delete whatever its age), index prefix, id.
 -- Returns {1 if it existed, its owner, 1 if kept because it was active since the cutoff}.
 local updated = redis.call('HGET', KEYS[1], 'updated')
 if ARGV[1] ~= '' and updated and tonumber(updated) >= tonumber(ARGV[1]) then
   return {0, false, 1}
 end
 local owner = redis.call('HGET', KEYS[1], 'owner')
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 index(ARGV[2], ARGV[3], false, owner, owner)
 return {updated and 1 or 0, owner, 0}
 """
@@ -197,6 +199,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 """
 
+ADD_SPEND_LUA = """
+-- KEYS: the counter, then for a session's counter the session's meta. ARGV: USD, the ttl in
+-- ms of another counter ('' never), the store's session ttl in ms ('0' never). A session's
+-- counter expires with its session (the writes of the session renew it with its other keys);
+-- one added before its session exists gets the session ttl. Returns the new total.
+local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+if #KEYS == 2 then
+  local left = redis.call('PTTL', KEYS[2])
+  if left > 0 then redis.call('PEXPIRE', KEYS[1], left)
+  elseif left == -1 or ARGV[3] == '0' then redis.call('PERSIST', KEYS[1])
+  else redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+elseif ARGV[2] ~= '' then redis.call('PEXPIRE', KEYS[1], ARGV[2])
+else redis.call('PERSIST', KEYS[1]) end
+return total
+"""
+
 READ_SEQS_LUA = """
 -- KEYS: log. ARGV: sequence numbers, ascending. The messages found, in that order.
 local found = {}
@@ -244,3 +262,4 @@ LEASE_ACQUIRE = Script(LEASE_ACQUIRE_LUA)
 LEASE_RENEW = Script(LEASE_RENEW_LUA)
 LEASE_RELEASE = Script(LEASE_RELEASE_LUA)
 READ_SEQS = Script(READ_SEQS_LUA)
+ADD_SPEND = Script(ADD_SPEND_LUA)

@@ -6,8 +6,9 @@ depends on (a session's ``last_seq``, a lease's owner), so several processes wri
 session get contiguous, distinct sequence numbers, and a batch is stored whole or not at all.
 
 Layout: a ``sessions`` row per session (counters, window marker, metadata), an append-only
-``messages`` table ordered by ``seq`` with ``UNIQUE (session_id, seq)``, and a ``leases`` row
-per session a turn currently holds.
+``messages`` table ordered by ``seq`` with ``UNIQUE (session_id, seq)``, a ``leases`` row
+per session a turn currently holds, and a ``spend`` row per cost counter (``session:<id>``,
+deleted with its session, or another scope with its own expiry).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from ..errors import InvalidInputError, SessionConflictError, StoreError
 from ..messages import Message, messages_adapter, with_seq
-from .base import SessionInfo, session_owner, session_title
+from .base import SESSION_SCOPE, SessionInfo, session_owner, session_scope, session_title
 from .lease import LeaseGrant, new_revision
 
 # Step N takes a file from schema N-1 to N (``PRAGMA user_version``). A new layout is a new
@@ -71,6 +72,15 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE sessions SET owner = json_extract(metadata, '$.owner') "
         "WHERE json_type(metadata, '$.owner') = 'text'",
         "CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions (owner, updated_us)",
+    ),
+    (
+        # Spend counters for budgets (USD). ``expires_us`` is NULL for a session's counter
+        # (``session:<id>``: deleted with its session) and for counters that never lapse.
+        """CREATE TABLE IF NOT EXISTS spend (
+            scope      TEXT PRIMARY KEY,
+            usd        REAL NOT NULL,
+            expires_us INTEGER
+        ) WITHOUT ROWID""",
     ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -224,6 +234,7 @@ def set_state(
 def delete(conn: sqlite3.Connection, session_id: str) -> bool:
     with transaction(conn):
         conn.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+        conn.execute("DELETE FROM spend WHERE scope = ?", (session_scope(session_id),))
         # A turn still running on it loses its lease; its appends then fail on expected_last_seq.
         conn.execute("DELETE FROM leases WHERE session_id = ?", (session_id,))
         return conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount > 0
@@ -234,6 +245,12 @@ def expire(conn: sqlite3.Connection, cutoff: int) -> int:
     with transaction(conn):
         old = "SELECT id FROM sessions WHERE updated_us < :cutoff"
         conn.execute(f"DELETE FROM messages WHERE session_id IN ({old})", {"cutoff": cutoff})  # noqa: S608
+        # The sessions' spend counters, and every counter that lapsed.
+        conn.execute(
+            f"DELETE FROM spend WHERE scope IN (SELECT :prefix || id FROM ({old})) "  # noqa: S608
+            "OR expires_us <= :now",
+            {"cutoff": cutoff, "prefix": SESSION_SCOPE, "now": now_us()},
+        )
         # Also the leases that lapsed before the cutoff: left by holders that crashed, perhaps
         # on sessions that were never stored.
         conn.execute(
@@ -262,7 +279,7 @@ def lease_acquire(
             "INSERT INTO leases (session_id, owner, expires_us) VALUES (?, ?, ?) "
             "ON CONFLICT (session_id) DO UPDATE SET "
             "owner = excluded.owner, expires_us = excluded.expires_us",
-            (session_id, token, now + _seconds_us(ttl)),
+            (session_id, token, now + seconds_us(ttl)),
         )
         row = conn.execute(
             "SELECT last_seq, revision FROM sessions WHERE id = ?", (session_id,)
@@ -274,7 +291,7 @@ def lease_renew(
     conn: sqlite3.Connection, session_id: str, token: str, ttl: float, clock: Callable[[], float]
 ) -> bool:
     with transaction(conn):
-        expires = _clock_us(clock) + _seconds_us(ttl)
+        expires = _clock_us(clock) + seconds_us(ttl)
         return (
             conn.execute(
                 "UPDATE leases SET expires_us = ? WHERE session_id = ? AND owner = ?",
@@ -362,7 +379,7 @@ def _clock_us(clock: Callable[[], float]) -> int:
     return round(clock() * 1_000_000)
 
 
-def _seconds_us(seconds: float) -> int:
+def seconds_us(seconds: float) -> int:
     return max(1, round(seconds * 1_000_000))
 
 

@@ -6,14 +6,21 @@ step that writes the batch, never by clock. A batch is written whole or not at a
 One turn at a time per session: ``lease()`` holds a session for a turn across coroutines,
 processes and machines (``stores/lease.py``), and ``append(..., expected_last_seq=N)`` refuses
 to write after anyone else's messages.
+
+Spend counters (``add_spend``, ``get_spend``) keep what turns cost, in USD, for budgets that
+every process sharing the store enforces alike. A counter is named by a scope:
+``session:<id>`` (see ``session_scope``) belongs to that session, is deleted with it and
+expires with it; any other scope, such as ``key:<key id>:<YYYY-MM-DD>`` (``key_day_scope``),
+stands alone and lapses ``ttl`` seconds after its last increment.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol, runtime_checkable
 
 from pydantic import JsonValue
@@ -24,9 +31,14 @@ from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease
 
 __all__ = [
     "OWNER_KEY",
+    "SESSION_SCOPE",
     "SessionInfo",
     "SessionStore",
+    "check_spend",
+    "key_day_scope",
+    "scope_session",
     "session_owner",
+    "session_scope",
     "session_title",
     "validate_session_id",
 ]
@@ -35,7 +47,12 @@ OWNER_KEY = "owner"
 """The metadata key naming who a session belongs to (a server's API key id). Stores index it,
 so ``list_sessions(owner=...)`` does not read every session."""
 
+SESSION_SCOPE = "session:"
+"""The prefix of a session's spend counter scope (``session:<id>``)."""
+
 _MAX_ID = 128
+_MAX_SCOPE = 256
+_MAX_USD = 1e12  # far above any real spend; a larger increment is a bug, not a cost
 _TITLE_CHARS = 80
 
 
@@ -60,6 +77,37 @@ def validate_session_id(session_id: str) -> str:
     if session_id in {".", ".."}:
         raise InvalidInputError(f"session id {session_id!r} is reserved")
     return session_id
+
+
+def session_scope(session_id: str) -> str:
+    """The spend counter of a session: deleted with the session, expires with it."""
+    return SESSION_SCOPE + session_id
+
+
+def key_day_scope(key_id: str, day: date) -> str:
+    """The spend counter of an API key on one (UTC) day."""
+    return f"key:{key_id}:{day.isoformat()}"
+
+
+def scope_session(scope: str) -> str | None:
+    """The session a ``session:<id>`` scope belongs to; ``None`` for any other scope."""
+    return scope[len(SESSION_SCOPE) :] if scope.startswith(SESSION_SCOPE) else None
+
+
+def check_spend(scope: str, usd: float, ttl: float | None) -> None:
+    """Refuse a scope, an amount or a ttl no store can keep faithfully (``InvalidInputError``)."""
+    if not scope or len(scope) > _MAX_SCOPE or not scope.isprintable():
+        raise InvalidInputError(f"a spend scope must be 1 to {_MAX_SCOPE} printable characters")
+    if isinstance(usd, bool) or not isinstance(usd, int | float):
+        raise InvalidInputError(f"spend must be a number of USD, not {type(usd).__name__}")
+    if not (math.isfinite(usd) and 0 <= usd <= _MAX_USD):
+        raise InvalidInputError(
+            f"spend must be a finite amount from 0 to {_MAX_USD:g} USD: {usd!r}"
+        )
+    if ttl is not None and not (math.isfinite(ttl) and ttl > 0):
+        raise InvalidInputError(
+            f"a spend counter's ttl must be a positive number of seconds: {ttl!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +200,26 @@ class SessionStore(Protocol):
         ...
 
     async def delete(self, session_id: str) -> bool:
-        """Remove the session and its messages; ``True`` if it existed."""
+        """Remove the session, its messages and its spend counter; ``True`` if it existed."""
+        ...
+
+    async def add_spend(self, scope: str, usd: float, *, ttl: float | None = None) -> float:
+        """Add ``usd`` to the counter ``scope`` atomically (concurrent adds from any number of
+        processes all count) and return its new total.
+
+        A ``session:<id>`` counter lives as long as its session (``ttl`` is not used); any
+        other counter lapses ``ttl`` seconds after this increment (``None``: never), and then
+        starts again from 0. Raises ``InvalidInputError`` for a negative or non-finite amount.
+        """
+        ...
+
+    async def get_spend(self, scope: str) -> float:
+        """The counter's total, 0.0 when there is none (or it lapsed)."""
         ...
 
     async def expire(self, before: datetime) -> int:
-        """Delete sessions last active before ``before``; returns how many."""
+        """Delete sessions last active before ``before`` (with their spend counters), and
+        the spend counters that lapsed; returns how many sessions."""
         ...
 
     async def close(self) -> None:

@@ -12,7 +12,15 @@ from pydantic import JsonValue
 
 from ..errors import SessionConflictError
 from ..messages import Message, with_seq
-from .base import SessionInfo, session_owner, session_title, validate_session_id
+from .base import (
+    SessionInfo,
+    check_spend,
+    scope_session,
+    session_owner,
+    session_scope,
+    session_title,
+    validate_session_id,
+)
 from .lease import (
     DEFAULT_LEASE_TTL,
     DEFAULT_LEASE_WAIT,
@@ -46,6 +54,8 @@ class MemoryStore:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._sessions: dict[str, _Session] = {}
         self._leases: dict[str, tuple[str, float]] = {}  # session id -> (owner, expires at)
+        # scope -> (USD, expires at on ``clock`` or None); a session's goes with the session.
+        self._spend: dict[str, tuple[float, float | None]] = {}
         self._clock = clock
 
     def _get_or_create(self, session_id: str) -> _Session:
@@ -129,7 +139,23 @@ class MemoryStore:
         return session.revision
 
     async def delete(self, session_id: str) -> bool:
+        self._spend.pop(session_scope(session_id), None)
         return self._sessions.pop(session_id, None) is not None
+
+    async def add_spend(self, scope: str, usd: float, *, ttl: float | None = None) -> float:
+        check_spend(scope, usd, ttl)
+        now = self._clock()
+        total = self._live_spend(scope, now) + float(usd)
+        lapses = None if ttl is None or scope_session(scope) is not None else now + ttl
+        self._spend[scope] = (total, lapses)
+        return total
+
+    async def get_spend(self, scope: str) -> float:
+        return self._live_spend(scope, self._clock())
+
+    def _live_spend(self, scope: str, now: float) -> float:
+        total, lapses = self._spend.get(scope, (0.0, None))
+        return 0.0 if lapses is not None and lapses <= now else total
 
     def lease(
         self,
@@ -171,6 +197,10 @@ class MemoryStore:
         old = [sid for sid, s in self._sessions.items() if s.updated_at < before]
         for sid in old:
             del self._sessions[sid]
+            self._spend.pop(session_scope(sid), None)
+        now = self._clock()
+        for scope in [k for k, (_, at) in self._spend.items() if at is not None and at <= now]:
+            del self._spend[scope]
         return len(old)
 
     async def close(self) -> None:

@@ -6,8 +6,9 @@ ahead): ``agentcli_sessions``, one row per session with its ``last_seq`` counter
 marker, title, token count, metadata (JSON text), ``owner`` and ``revision``, indexed by
 ``(updated_at)`` and ``(owner, updated_at)``; ``agentcli_messages``, append-only, keyed by
 ``(session_id, seq)``, each the message's pydantic JSON as ``text`` (not ``jsonb``, which
-reorders keys and loses number forms); ``agentcli_leases``, one row per held session.
-Times are ``timestamptz`` from the server's clock.
+reorders keys and loses number forms); ``agentcli_leases``, one row per held session;
+``agentcli_spend`` (``0002_spend.sql``), spend counters: a session's goes (and expires) with
+it, others lapse at ``expires_at``. Times are ``timestamptz`` from the server's clock.
 
 One transaction per operation, one round trip each. An append is one statement (so one
 implicit transaction): it bumps the session's ``last_seq`` under the row's lock (``INSERT ...
@@ -278,6 +279,19 @@ class PostgresStore:
             return sum(1 for _, visible in rows if visible)  # expired ones were gone already
 
         return await self._run(op, "expiring sessions", idempotent=False)
+
+    async def add_spend(self, scope: str, usd: float, *, ttl: float | None = None) -> float:
+        params = ops.spend_params(scope, usd, ttl, idle=self.session_ttl)  # checks them first
+
+        async def op(conn: Conn) -> float:
+            return await ops.add_spend(conn, self._sql, params)
+
+        return await self._run(op, f"adding to the spend of {scope!r}", idempotent=False)
+
+    async def get_spend(self, scope: str) -> float:
+        params = ops.spend_params(scope, 0.0, None, idle=self.session_ttl)
+        rows = await self._fetch(self._sql.get_spend, params, f"reading the spend of {scope!r}")
+        return float(rows[0][0]) if rows else 0.0
 
     async def close(self) -> None:
         """Close the pool (connections in use close when their call ends)."""

@@ -9,7 +9,12 @@ share a server). A session's keys share one hash tag, ``{s:<id>}``, the id perce
   ``owner``, and one ``m:<key>`` field per metadata key, its value as JSON;
 - ``<prefix>:{s:<id>}:log``, a list: message ``seq`` is at index ``seq - 1``, each the JSON of
   the other stores (pydantic's ``dump_json``) with ``seq`` first;
-- ``<prefix>:{s:<id>}:lease``, the turn's lease: its holder's token, with its own expiry.
+- ``<prefix>:{s:<id>}:lease``, the turn's lease: its holder's token, with its own expiry;
+- ``<prefix>:{s:<id>}:spend``, the session's spend counter (USD, ``INCRBYFLOAT``), written,
+  expired and deleted with the other keys of the session.
+
+Other spend counters (``add_spend``), such as an API key's per day, are
+``<prefix>:{spend:<percent-encoded scope>}``, each with its own expiry.
 
 Two sorted sets index sessions by last activity (the score is ``updated``):
 ``<prefix>:{idx}:all`` and, per owner, ``<prefix>:{idx}:owner:<hex of the owner>``.
@@ -66,7 +71,7 @@ from ._redis_keys import (
     to_us,
     ttl_ms,
 )
-from .base import SessionInfo, session_title, validate_session_id
+from .base import SessionInfo, check_spend, session_scope, session_title, validate_session_id
 from .lease import (
     DEFAULT_LEASE_TTL,
     DEFAULT_LEASE_WAIT,
@@ -130,6 +135,7 @@ class RedisStore:
         expected_last_seq: int | None = None,
     ) -> list[Message]:
         meta, log, _ = self._keys.session_keys(validate_session_id(session_id))
+        spend = self._keys.spend_key(session_scope(session_id))
         batch = list(messages)
         title = session_title(batch)
         head = [
@@ -143,7 +149,7 @@ class RedisStore:
 
         async def write(client: Client) -> Any:
             args: list[str | bytes] = [*head, self._conn.index_prefix, session_id, *encoded]
-            done = await lua.APPEND(client, (meta, log), args)
+            done = await lua.APPEND(client, (meta, log, spend), args)
             if done[0] and self._conn.cluster:
                 owner = _text(done[3])
                 await self._index(client, session_id, done[2], owner, owner)
@@ -163,6 +169,7 @@ class RedisStore:
         metadata: dict[str, JsonValue] | None = None,
     ) -> str:
         meta, log, _ = self._keys.session_keys(validate_session_id(session_id))
+        spend = self._keys.spend_key(session_scope(session_id))
         revision = new_revision()
         head = [
             self._ttl,
@@ -174,7 +181,7 @@ class RedisStore:
 
         async def write(client: Client) -> None:
             args = [*head, self._conn.index_prefix, session_id, *fields]
-            done = await lua.SET_STATE(client, (meta, log), args)
+            done = await lua.SET_STATE(client, (meta, log, spend), args)
             if self._conn.cluster:
                 await self._index(client, session_id, done[0], _text(done[1]), _text(done[2]))
 
@@ -189,7 +196,10 @@ class RedisStore:
         """Delete the session, its lease and its index entries, unless it was active since
         ``cutoff`` (when one is given). Returns whether it existed and was deleted, and whether
         it was kept (its index entries then stay)."""
-        keys = self._keys.session_keys(session_id)
+        keys = (
+            *self._keys.session_keys(session_id),
+            self._keys.spend_key(session_scope(session_id)),
+        )
         args = [cutoff, self._conn.index_prefix, session_id]
         existed, owner, kept = await lua.DELETE(client, keys, args)
         if self._conn.cluster and not kept:
@@ -236,6 +246,18 @@ class RedisStore:
             ),
         )
         return [sid.decode() for sid in ids]
+
+    async def add_spend(self, scope: str, usd: float, *, ttl: float | None = None) -> float:
+        check_spend(scope, usd, ttl)
+        keys = self._keys.spend_keys(scope)
+        args = (repr(float(usd)), "" if ttl is None else str(ttl_ms(ttl)), self._ttl)
+        total = await self._conn.run_to_the_end(lambda c: lua.ADD_SPEND(c, keys, args))
+        return float(total)
+
+    async def get_spend(self, scope: str) -> float:
+        counter = self._keys.spend_key(scope)
+        total = await self._conn.run(lambda c: c.get(counter))
+        return 0.0 if total is None else float(total)
 
     # ------------------------------------------------------------------ reads
 

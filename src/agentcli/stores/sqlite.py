@@ -44,8 +44,9 @@ from pydantic import JsonValue
 from ..errors import ConfigError, StoreError
 from ..messages import Message
 from . import _sqlite_ops as sql
+from . import _sqlite_spend as spend
 from ._thread import Worker
-from .base import SessionInfo, validate_session_id
+from .base import SessionInfo, check_spend, validate_session_id
 from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, LeaseGrant, hold_lease
 
 __all__ = ["SQLiteStore"]
@@ -199,6 +200,13 @@ class SQLiteStore:
     async def expire(self, before: datetime) -> int:
         cutoff = sql.to_us(before)  # refuses a naive datetime before touching the file
         return await self._call(lambda conn: sql.expire(conn, cutoff))
+
+    async def add_spend(self, scope: str, usd: float, *, ttl: float | None = None) -> float:
+        check_spend(scope, usd, ttl)
+        return await self._call(lambda conn: spend.add_spend(conn, scope, float(usd), ttl))
+
+    async def get_spend(self, scope: str) -> float:
+        return await self._call(lambda conn: spend.get_spend(conn, scope))
 
     # ------------------------------------------------------------------ leases
 

@@ -56,12 +56,13 @@ async def start_turn(
     state: ServerState, caller: Caller, request: Request, body: ChatRequest
 ) -> LiveTurn:
     """Claim the session and start the turn; a turn that could not hold its session (busy,
-    refused input) fails here, with its status, before any response is sent."""
+    refused input, a spent budget) fails here, with its status, before any response is sent."""
     state.refuse_if_draining()
     model, manager = state.manager_for(body.model)
+    request.state.agent = model
+    await state.refuse_if_over_budget(caller.key_id, model)  # before anything is written
     session_id = await claim_session(state, caller, body.session_id)
     request.state.session_id = session_id
-    request.state.agent = model
     state.refuse_if_busy(session_id)
     state.refuse_if_draining()  # again: claiming the session awaited, and a drain may have begun
     turn = state.turns.start(manager, session_id, body.message, model=model, owner=caller.key_id)

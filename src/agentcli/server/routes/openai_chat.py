@@ -159,6 +159,8 @@ async def chat_completions(
     model, manager = state.manager_for(body.model)
     earlier, text = _conversation(body.messages)
     session_id = _session_id(body, x_session_id)
+    request.state.agent = model
+    await state.refuse_if_over_budget(caller.key_id, model)  # before anything is written
     if session_id is None:
         plan = await scratch_session(model, manager, earlier)
     else:

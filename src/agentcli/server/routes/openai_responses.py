@@ -148,6 +148,8 @@ async def create_response(
     _refuse_unsupported(body)
     model, manager = state.manager_for(body.model)
     earlier, text = conversation(_entries(body), "input")
+    request.state.agent = model
+    await state.refuse_if_over_budget(caller.key_id, model)  # before anything is written
     if body.store:
         plan = await _plan(state, caller, body, model, manager)
         await add_to_session(state, plan, earlier)

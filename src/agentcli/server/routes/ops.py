@@ -81,6 +81,7 @@ async def readiness(state: State) -> Readiness | JSONResponse:
     checks["agents"] = _check_agents(state)
     checks["shutdown"] = _DRAINING if state.draining else "ok"
     failing = [name for name, result in checks.items() if result != "ok"]
+    state.metrics.ready.set(0 if failing else 1)
     if failing:
         message = "not ready: " + "; ".join(f"{name}: {checks[name]}" for name in failing)
         return _not_ok("not_ready", "not_ready", message, {"checks": checks})
