@@ -12,15 +12,17 @@ once. This module never repeats a request: retries belong to the SDK.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._units import complete_units
 from ..agent import StreamEvent, TextDelta, ToolCallEvent, ToolResultEvent, TurnComplete
 from ..messages import AgentContext, AgentResponse, Message
+from ..observability import tracing
 from ..tokens import count_message_tokens
 from ..tools import run_tool_calls
 from ._faults import Failure, Faults
@@ -28,6 +30,7 @@ from ._watchdog import EventStream, IdleWatchdog
 from .accounting import TurnUsage
 
 if TYPE_CHECKING:
+    from ..messages import ToolCall
     from ..tools import Tool
     from .provider import Provider
     from .toolbox import Toolbox
@@ -73,22 +76,31 @@ class ToolLoop:
         for number in range(rounds + 1):
             allow = number < rounds
             self._log_request(number, conversation, schemas, allow)
-            if stream:
-                reader = _StreamedRound(
-                    await self._guard(self.wire.open_stream(client, conversation, schemas, allow)),
-                    self.wire.stream_state(),
-                    self._watchdog(),
-                    self.faults,
-                )
-                try:
-                    while (text := await reader.next_text()) is not None:
-                        yield TextDelta(text)
-                finally:
-                    await reader.close()
-                result = self._checked(reader.result())
-            else:
-                request = self.wire.complete(client, conversation, schemas, allow)
-                result = self._checked(await self._guard(request))
+            chat = self._chat_span()
+            try:
+                if stream:
+                    opening = self.wire.open_stream(client, conversation, schemas, allow)
+                    reader = _StreamedRound(
+                        await chat.within(self._guard(opening)),
+                        self.wire.stream_state(),
+                        self._watchdog(),
+                        self.faults,
+                    )
+                    try:
+                        while (text := await chat.within(reader.next_text())) is not None:
+                            yield TextDelta(text)
+                    finally:
+                        await reader.close()
+                    result = self._checked(reader.result())
+                else:
+                    request = self.wire.complete(client, conversation, schemas, allow)
+                    result = self._checked(await chat.within(self._guard(request)))
+                chat.set(_round_attributes(result))
+            except BaseException as exc:
+                chat.fail(tracing.error_type(exc))
+                raise
+            finally:
+                chat.end()
             totals.add(result)
             if not result.tool_calls or not allow:
                 output = result.text if allow else self._stopped(result)
@@ -103,6 +115,20 @@ class ToolLoop:
             produced.extend(unit)
             self.wire.extend(conversation, unit)
         yield TurnComplete(self._response(output, totals, produced))
+
+    def _chat_span(self) -> tracing.Span:
+        """The span of one request to the model (names and limits only, never content)."""
+        model = self.wire.model
+        return tracing.start(
+            f"chat {model}",
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": self.faults.provider,
+                "gen_ai.request.model": model,
+                "gen_ai.request.max_tokens": self.wire.max_tokens,
+            },
+            kind="client",
+        )
 
     def _start(self, context: AgentContext) -> Conversation:
         history = [m for m in context.conversation_history if m.in_window]
@@ -163,7 +189,7 @@ class ToolLoop:
             tool_calls=tuple(result.tool_calls),
             tokens=usage.output_tokens if usage else count_message_tokens(result.text),
         )
-        results = await run_tool_calls(tools, result.tool_calls, timeout=self.limits.tool_timeout)
+        results = await _run_calls(tools, result.tool_calls, self.limits.tool_timeout)
         counted = (
             m if m.tokens else replace(m, tokens=count_message_tokens(m.content)) for m in results
         )
@@ -179,6 +205,52 @@ class ToolLoop:
             f"{what}, so this answer may be incomplete]"
         )
         return f"{result.text}\n\n{note}" if result.text else note
+
+
+def _round_attributes(result: Round) -> tracing.Attributes:
+    """What a finished request reports: the model that answered, and its tokens."""
+    usage = result.usage
+    if usage is None:
+        return {"gen_ai.response.model": result.model}
+    return {
+        "gen_ai.response.model": result.model,
+        "gen_ai.usage.input_tokens": usage.input_tokens,
+        "gen_ai.usage.output_tokens": usage.output_tokens,
+        "gen_ai.usage.cache_read.input_tokens": usage.cache_read_tokens,
+        "gen_ai.usage.cache_creation.input_tokens": usage.cache_write_tokens,
+        "gen_ai.usage.reasoning.output_tokens": usage.reasoning_tokens,
+    }
+
+
+async def _run_calls(
+    tools: Mapping[str, Tool], calls: Sequence[ToolCall], per_call: float | None
+) -> list[Message]:
+    """``run_tool_calls`` (``per_call``: its timeout), with one span per call when tracing
+    is on."""
+    if not tracing.enabled():
+        return await run_tool_calls(tools, calls, timeout=per_call)
+    if len(calls) == 1:
+        return [await _traced_call(tools, calls[0], per_call)]
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(_traced_call(tools, call, per_call)) for call in calls]
+    return [task.result() for task in tasks]
+
+
+async def _traced_call(
+    tools: Mapping[str, Tool], call: ToolCall, per_call: float | None
+) -> Message:
+    name = call.name[:64]  # the model's choice: may name no tool at all
+    attributes = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": name,
+        "gen_ai.tool.call.id": call.id[:128],
+        "gen_ai.tool.type": "function",
+    }
+    with tracing.span(f"execute_tool {name}", attributes) as span:
+        [message] = await run_tool_calls(tools, [call], timeout=per_call)
+        if message.is_error:
+            span.fail("tool_error")
+        return message
 
 
 class _StreamedRound:

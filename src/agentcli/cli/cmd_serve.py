@@ -4,6 +4,7 @@ With no API keys configured it listens on loopback only; another address is refu
 unless ``--no-auth`` says that is intended. One line on standard error says where it listens,
 which agents it serves and whether keys are required (never the keys themselves). SIGTERM and
 SIGINT drain the running turns first (``server/shutdown.py``); the process then exits 0.
+``SENTRY_DSN`` and an OTLP endpoint turn on error reporting and tracing (``observability``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ipaddress
 import sys
 from typing import TYPE_CHECKING
 
+from .. import observability
 from ..errors import MissingDependencyError
 from .exits import CONFIG_ERROR, FAILED, USAGE, CLIExit
 from .runtime import MEMORY_URL, build_agent, load_cli_settings, open_cli_store
@@ -45,6 +47,7 @@ def serve_command(
     settings = load_cli_settings()
     settings = with_store(settings, _store_url(settings, store, ephemeral, workers))
     keys = KeyRing.from_settings(settings)  # a bad key or key file fails here (exit 4)
+    observability.check(settings)  # SENTRY_DSN or an OTLP endpoint without its extra: exit 4
     _check_exposure(host, keys_configured=keys.enabled, no_auth=no_auth)
     specs = _specs(agents, settings)
     built = {spec: build_agent(spec, settings) for spec in specs}  # a bad spec fails here

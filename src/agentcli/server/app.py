@@ -13,6 +13,7 @@ replicas.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -22,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from .. import observability
 from .._version import __version__
 from ..agent import AgentInterface
 from ..config import Settings
@@ -77,6 +79,7 @@ def create_app(
 
         settings = load_settings()
     keys = KeyRing.from_settings(settings)  # a bad key file fails now, not at the first call
+    observability.configure(settings)  # Sentry and OTLP traces, when configured (process-wide)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +91,7 @@ def create_app(
             state.draining = True
             await state.turns.cancel_all()
             await _stop(state, own_store=store is None)
+            await asyncio.to_thread(observability.flush)  # the spans and events still queued
 
     app = FastAPI(
         title="agentcli",

@@ -29,6 +29,8 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..config import Settings
+from ..observability import tracing
+from ..observability.reporting import report_error
 from .errors import error_body
 
 __all__ = ["BodyLimit", "Observe", "install_middleware"]
@@ -190,6 +192,8 @@ class Observe:
         fields["request_id"] = request_id
         status = 500
         response_started = False
+        failure: str | None = None
+        span = _request_span(scope)
 
         async def observed_send(message: Message) -> None:
             nonlocal status, response_started
@@ -201,8 +205,10 @@ class Observe:
             await send(message)
 
         try:
-            await self.app(scope, receive, observed_send)
-        except Exception:
+            await span.within(self.app(scope, receive, observed_send))
+        except Exception as exc:
+            failure = tracing.error_type(exc)
+            report_error(exc)
             if response_started:  # too late for a status: let the server close the connection
                 raise
             logger.exception("unhandled error", extra={"request_id": request_id})
@@ -216,6 +222,7 @@ class Observe:
                 await observed_send(message)
         finally:
             self._record(scope, fields, status, time.perf_counter() - started)
+            _end_request_span(span, scope, status, failure)
 
     def _record(self, scope: Scope, fields: dict[str, Any], status: int, seconds: float) -> None:
         endpoint = _endpoint(scope)
@@ -247,6 +254,46 @@ def _endpoint(scope: Scope) -> str:
     none and is ``unmatched``, like an unknown path."""
     path = getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) and path else "unmatched"
+
+
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE"))
+_TRACE_HEADERS = {b"traceparent": "traceparent", b"tracestate": "tracestate"}
+
+
+def _method(scope: Scope) -> str:
+    """The method, or ``_OTHER`` for one HTTP does not define (a bounded span name)."""
+    method: str = scope["method"]
+    return method if method in _METHODS else "_OTHER"
+
+
+def _request_span(scope: Scope) -> tracing.Span:
+    """The request's server span, a child of the caller's trace when it sent ``traceparent``;
+    named once routed (the method, then the route template: never the raw path)."""
+    if not tracing.enabled():
+        return tracing.NOOP
+    method = _method(scope)
+    headers = {
+        _TRACE_HEADERS[name]: value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name in _TRACE_HEADERS
+    }
+    attributes = {"http.request.method": method, "url.scheme": scope.get("scheme", "http")}
+    return tracing.start(method, attributes, kind="server", headers=headers)
+
+
+def _end_request_span(span: tracing.Span, scope: Scope, status: int, failure: str | None) -> None:
+    """Name the span by its route, record the status; a 5xx fails it (a 4xx is the client's
+    error, not the server's)."""
+    if span is tracing.NOOP:
+        return
+    route = _endpoint(scope)
+    routed = route != "unmatched"
+    if routed:
+        span.rename(f"{_method(scope)} {route}")
+    span.set({"http.route": route if routed else None, "http.response.status_code": status})
+    if status >= 500:
+        span.fail(failure or str(status))
+    span.end()
 
 
 def _request_id(scope: Scope) -> str:

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..agent import StreamEvent, TurnComplete
+from ..errors import AgentCLIError
 from ..messages import AgentResponse
+from ..observability.reporting import report_error
 from ..session import SessionManager
 from .errors import ApiError, api_error_for
 
@@ -285,6 +287,8 @@ class LiveTurn:
             await asyncio.shield(events.aclose())  # stores the partial answer
             self.publish(Failed(self._cancel_reason or CANCELLED))
         except Exception as exc:
+            if not isinstance(exc, AgentCLIError):  # a bug, not a known failure: to Sentry
+                report_error(exc)
             self.publish(Failed(api_error_for(exc)))
 
 

@@ -27,6 +27,8 @@ from ..agent import (
 )
 from ..errors import AgentCLIError, AgentError, ContextLengthError
 from ..messages import AgentContext, AgentResponse, Message, ToolCall
+from ..observability import tracing
+from ..observability.reporting import report_error
 from ..usage import CleanupReport, ContextReport, Usage
 from .window_cache import OVERHEAD_KEY
 from .writer import SessionWriter
@@ -133,13 +135,15 @@ class Turn:
         await writer.append([Message(role="user", content=self.text, tokens=self.count(self.text))])
         cleanup = await writer.maybe_trim()
         self.log.history_length = len(writer.state.window) - 1
+        span = self._span()
         try:
             for attempt in (1, 2):
                 # Consumed here rather than through another generator: one layer less for
-                # every event of every turn.
+                # every event of every turn. Each step runs with the turn's span current,
+                # so the agent's own spans are its children.
                 events = self.agent.stream_events(self._context())
                 try:
-                    async for event in events:
+                    while (event := await span.within(anext(events, None))) is not None:
                         if self.progress.observe(event):
                             yield event
                     break
@@ -155,14 +159,21 @@ class Turn:
                     close = getattr(events, "aclose", None)
                     if close is not None:
                         await close()
-        except (GeneratorExit, asyncio.CancelledError):
+        except (GeneratorExit, asyncio.CancelledError) as exc:
+            span.fail(tracing.error_type(exc))
             await asyncio.shield(self._store_outcome(self._interrupted()))
             raise
         except Exception as exc:
+            span.fail(tracing.error_type(exc))
             await asyncio.shield(self._store_outcome(self._failed(exc)))
             if isinstance(exc, AgentCLIError):
                 raise
+            report_error(exc)  # outside our error tree: a bug in the agent (or in us)
             raise AgentError(f"the agent failed: {type(exc).__name__}: {exc}") from exc
+        else:
+            _finish_span(span, self.progress.response)
+        finally:
+            span.end()
         progress = self.progress
         response = progress.response or AgentResponse(output="".join(progress.chunks))
         response = await self._record(response, cleanup)
@@ -170,6 +181,17 @@ class Turn:
         if response.is_error:
             self.log.outcome = "agent_error"
         yield TurnComplete(response)
+
+    def _span(self) -> tracing.Span:
+        name = self.agent.name
+        return tracing.start(
+            f"invoke_agent {name}",
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.agent.name": name,
+                "gen_ai.conversation.id": self.writer.session_id,
+            },
+        )
 
     def _context(self) -> AgentContext:
         state = self.writer.state
@@ -265,6 +287,20 @@ def _reported_overhead(usage: Usage | None, message_tokens: int) -> int | None:
             return None
         used = usage.input_tokens + usage.output_tokens
     return max(0, used - message_tokens)
+
+
+def _finish_span(span: tracing.Span, response: AgentResponse | None) -> None:
+    """The turn's token counts, and its failure when the agent answered with an error."""
+    usage = response.usage if response is not None else None
+    if usage is not None:
+        span.set(
+            {
+                "gen_ai.usage.input_tokens": usage.input_tokens,
+                "gen_ai.usage.output_tokens": usage.output_tokens,
+            }
+        )
+    if response is not None and response.is_error:
+        span.fail("agent_error")
 
 
 def _short(text: str, limit: int = 500) -> str:
