@@ -39,7 +39,8 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
     """A model behind an official SDK, with tools.
 
     ``tools`` are offered to the model and run when it calls them; ``mcp`` takes open
-    ``MCPToolset``s whose tools are read on every turn. ``max_tokens`` caps each answer.
+    ``MCPToolset``s whose tools are read on every turn. ``max_tokens`` caps each answer
+    (default ``AGENTCLI_MAX_OUTPUT_TOKENS``).
     The SDK client is made on first use, reused across turns (its connection pool), and closed
     by ``aclose()``. The key comes from settings unless ``api_key`` is given, and is never
     shown (``repr`` omits it, errors scrub it).
@@ -74,6 +75,8 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
         self.model = model
         self.provider = info.prefix
         self.name = name or f"{info.prefix}:{model}"
+        if max_tokens is None:  # the operator's cap, however the agent was built
+            max_tokens = settings.max_output_tokens
         self.max_tokens = max_tokens
         self._provider = self._connect(info, settings, api_key=api_key, base_url=base_url)
         self._wire = self._wire_format(info, model, max_tokens)
