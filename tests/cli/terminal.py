@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sys
@@ -92,3 +93,21 @@ def visible(raw: bytes) -> str:
     text = raw.decode("utf-8", "replace")
     text = re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]", "", text)
     return text.replace("\r", "")
+
+
+async def run_cli(workdir: Path, data_dir: Path, *args: str, **env: str) -> tuple[int, str, str]:
+    """``python -m agentcli ARGS`` with no terminal: its exit code, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "agentcli",
+        *args,
+        cwd=workdir,
+        env=terminal_env(data_dir, **env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from pathlib import Path
 
 from agentcli.cli.exits import BUDGET_EXCEEDED, exit_code_for
@@ -11,7 +9,7 @@ from agentcli.errors import BudgetExceededError, ConfigError
 from agentcli.stores import SQLiteStore
 from agentcli.stores.base import session_scope
 
-from .terminal import agent, terminal_env
+from .terminal import agent, run_cli
 
 
 def test_a_spent_budget_maps_to_its_own_exit_code() -> None:
@@ -21,21 +19,8 @@ def test_a_spent_budget_maps_to_its_own_exit_code() -> None:
 
 
 async def _run(workdir: Path, data_dir: Path, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentcli",
-        *args,
-        cwd=workdir,
-        # GaugeAgent reports $0.0012 a turn: the first turn fits, the second does not.
-        env=terminal_env(data_dir, AGENTCLI_MAX_SESSION_COST="0.001", COLUMNS="60"),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    # GaugeAgent reports $0.0012 a turn: the first turn fits, the second does not.
+    return await run_cli(workdir, data_dir, *args, AGENTCLI_MAX_SESSION_COST="0.001", COLUMNS="60")
 
 
 async def test_run_over_the_session_budget_exits_7(workdir: Path, tmp_path: Path) -> None:

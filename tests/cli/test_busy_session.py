@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from pathlib import Path
 
 from agentcli.cli.exits import SESSION_BUSY, exit_code_for
 from agentcli.errors import SessionBusyError, StoreError
 from agentcli.stores import SQLiteStore
 
-from .terminal import terminal_env
+from .terminal import run_cli
 
 
 def test_busy_maps_to_its_own_exit_code() -> None:
@@ -20,21 +18,8 @@ def test_busy_maps_to_its_own_exit_code() -> None:
 
 
 async def _run(workdir: Path, data_dir: Path, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "agentcli",
-        *args,
-        cwd=workdir,
-        # Narrower than the message: it must stay one line all the same.
-        env=terminal_env(data_dir, AGENTCLI_LEASE_WAIT="0.2", COLUMNS="60"),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    # Narrower than the message: it must stay one line all the same.
+    return await run_cli(workdir, data_dir, *args, AGENTCLI_LEASE_WAIT="0.2", COLUMNS="60")
 
 
 async def test_run_on_a_busy_session_exits_6(workdir: Path, tmp_path: Path) -> None:
