@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -100,6 +101,28 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         if name.endswith("_API_KEY") or name in {"DEFAULT_MODEL", "OPENAI_BASE_URL"}:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    for name in ("SENTRY_DSN", "AGENTCLI_OTEL_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _agentcli_logger_restored() -> Iterator[None]:
+    """A test that configures agentcli's logging (a handler on a stream pytest captured) must
+    not leave it for the next tests: their records would go to a closed stream, or through a
+    filter they do not expect."""
+    logger = logging.getLogger("agentcli")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    handlers, level, propagate = saved
+    for handler in list(logger.handlers):
+        if handler not in handlers:
+            logger.removeHandler(handler)
+    for handler in handlers:
+        if handler not in logger.handlers:
+            logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
 __all__ = ["RedactingFilter", "redact_logger", "redact_text", "redact_url"]
 
@@ -27,11 +28,34 @@ class RedactingFilter(logging.Filter):
     """Hides passwords in a record's message (drivers log their connection errors)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        # The template and its arguments are cleaned apart, never merged: an error tracker
+        # that sees this record later (Sentry) sends the template only, without the arguments,
+        # which may hold what a user wrote.
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(_redact_arg(a) for a in args)
+        elif isinstance(args, Mapping):
+            record.args = {k: _redact_arg(v) for k, v in args.items()}
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a bad template: logging reports it itself
+            return True
         cleaned = redact_text(message)
-        if cleaned != message:
+        if cleaned != message:  # an argument's own str() held a password: merge, to hide it
             record.msg, record.args = cleaned, ()
         return True
+
+
+def _redact_arg(value: object) -> object:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, BaseException):  # a driver's error quoting its connection URL
+        text = str(value)
+        cleaned = redact_text(text)
+        return cleaned if cleaned != text else value
+    return value
 
 
 def redact_logger(name: str) -> None:

@@ -114,3 +114,26 @@ def test_breadcrumbs_and_log_arguments_are_dropped(collector: Receiver) -> None:
     crumbs = event.get("breadcrumbs", {}).get("values", [])
     assert crumbs, "the warning is kept as a breadcrumb"
     assert all(set(c) <= {"type", "category", "level", "timestamp"} for c in crumbs)
+
+
+def test_log_arguments_stay_out_with_the_agentcli_log_handler(collector: Receiver) -> None:
+    """Our own log handler hides passwords in records before Sentry sees them: it must clean
+    the template and its arguments apart, never merge the user's text into the template."""
+    import io
+    import logging
+
+    from agentcli.logs import configure_logging
+
+    handler = configure_logging("WARNING", stream=io.StringIO())
+    try:
+        observability.configure(
+            server_settings(sentry_dsn=f"http://publickey@127.0.0.1:{collector.port}/1")
+        )
+        logging.getLogger("agentcli.test").error("store %s failed for " + STORE, USER_TEXT)
+        wait_for(lambda: bool(_events(collector)), poke=sentry_sdk.flush)
+        [(event, raw)] = _events(collector)
+        assert event["logentry"]["message"].startswith("store %s failed for postgresql://agent:")
+        for secret in (USER_TEXT, PASSWORD):
+            assert secret.encode() not in raw, secret
+    finally:
+        logging.getLogger("agentcli").removeHandler(handler)
