@@ -31,6 +31,7 @@ __all__ = [
     "EXPORT_VERSION",
     "TRIMMED_MARKER",
     "ExportFormat",
+    "SessionExistsError",
     "export_filename",
     "export_session",
     "import_session",
@@ -41,6 +42,17 @@ ExportFormat = Literal["json", "md"]
 EXPORT_FORMAT: Final = "agentcli.session"
 EXPORT_VERSION: Final = 1
 TRIMMED_MARKER: Final = "— trimmed out of the context window above this line —"
+
+
+class SessionExistsError(InvalidInputError):
+    """An import would replace ``session_id``, and ``overwrite`` was not given."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            f"session {session_id!r} already exists: import it under another id, "
+            "or pass overwrite=True to replace it"
+        )
+        self.session_id = session_id
 
 
 class _SessionHeader(BaseModel):
@@ -127,10 +139,7 @@ async def import_session(
     target = validate_session_id(session_id if session_id is not None else document.session.id)
     if await store.info(target) is not None:
         if not overwrite:
-            raise InvalidInputError(
-                f"session {target!r} already exists: import it under another id, "
-                "or allow overwriting it"
-            )
+            raise SessionExistsError(target)
         await store.delete(target)
     messages = document.messages
     # Where the window starts, counted in messages, so it survives renumbering.

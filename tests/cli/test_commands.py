@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -277,6 +278,51 @@ def test_sessions_delete() -> None:
     assert invoke("sessions", "delete", session_id).exit_code == 0
     assert json.loads(invoke("sessions", "list", "--json").stdout) == []
     assert invoke("sessions", "delete", session_id).exit_code == SESSION_ERROR
+
+
+def _named_session(session_id: str) -> None:
+    run_json("--agent", agent("RepeatAgent"), "--session", session_id, "hello")
+
+
+def _session_ids() -> list[str]:
+    return sorted(s["id"] for s in json.loads(invoke("sessions", "list", "--json").stdout))
+
+
+def test_sessions_delete_takes_unique_prefixes_like_show() -> None:
+    for session_id in ("alpha1", "alpha2", "beta", "betamax"):
+        _named_session(session_id)
+
+    ambiguous = invoke("sessions", "delete", "beta-none", "alpha")
+    assert ambiguous.exit_code == USAGE
+    assert "alpha1" in ambiguous.stderr  # the candidates are named
+    assert "alpha2" in ambiguous.stderr
+    assert _session_ids() == ["alpha1", "alpha2", "beta", "betamax"]  # nothing deleted
+
+    # A unique prefix names its session; an exact id wins over the ids it is a prefix of.
+    deleted = invoke("sessions", "delete", "alpha2", "alpha1", "beta")
+    assert deleted.exit_code == 0, deleted.output
+    assert "deleted 3 session(s)" in deleted.stderr
+    assert _session_ids() == ["betamax"]
+
+    partly = invoke("sessions", "delete", "bet", "nope")
+    assert partly.exit_code == SESSION_ERROR
+    assert "deleted 1 session(s)" in partly.stderr
+    assert "nope" in partly.stderr
+    assert _session_ids() == []
+
+
+def test_sessions_import_over_an_existing_id_names_real_options(workdir: Path) -> None:
+    out = workdir / "copy.json"
+    assert invoke("sessions", "export", _make_session(), "-o", str(out)).exit_code == 0
+    again = invoke("sessions", "import", str(out))
+    assert again.exit_code == USAGE
+    assert "already exists" in again.stderr
+    assert "overwrit" not in again.stderr
+    suggested = re.findall(r"--[a-z][a-z-]*", again.stderr)
+    assert "--id" in suggested
+    help_text = invoke("sessions", "import", "--help").stdout
+    for option in suggested:
+        assert re.search(rf"{option}\b", help_text), option
 
 
 def test_sessions_prune(workdir: Path) -> None:

@@ -109,7 +109,8 @@ def chat(
 @handle_errors
 def run(
     prompt: Annotated[
-        str | None, typer.Argument(help="The prompt. Piped standard input is appended.")
+        str | None,
+        typer.Argument(metavar="PROMPT", help="The prompt. Piped standard input is appended."),
     ] = None,
     agent: AgentOpt = None,
     session: SessionOpt = None,
@@ -197,7 +198,9 @@ def sessions_import(
 @sessions_app.command("delete")
 @handle_errors
 def sessions_delete(
-    session_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Ids (exact).")],
+    session_ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Ids or unique prefixes.")
+    ],
 ) -> None:
     """Delete sessions and their transcripts."""
     from .cmd_sessions import delete_sessions

@@ -104,9 +104,16 @@ def import_session_command(file: Path, *, session_id: str | None) -> None:
         raise CLIExit(USAGE, f"cannot read {file}: {exc.strerror or exc}") from None
 
     async def work(store: SessionStore) -> tuple[str, int]:
-        from ..export import import_session
+        from ..export import SessionExistsError, import_session
 
-        new_id = await import_session(store, data, session_id=session_id)
+        try:
+            new_id = await import_session(store, data, session_id=session_id)
+        except SessionExistsError as exc:
+            raise CLIExit(
+                USAGE,
+                f"session {exc.session_id!r} already exists: import it under another id "
+                "with --id NEW_ID, or delete that session first (agentcli sessions delete)",
+            ) from None
         info = await store.info(new_id)
         return new_id, info.message_count if info else 0
 
@@ -117,17 +124,26 @@ def import_session_command(file: Path, *, session_id: str | None) -> None:
 
 
 def delete_sessions(session_ids: list[str]) -> None:
-    from ..stores.base import validate_session_id
+    """Delete each session an id or unique prefix names (as ``show`` finds them). An ambiguous
+    prefix stops everything before anything is deleted; unknown ones are reported at the end."""
 
-    async def work(store: SessionStore) -> list[str]:
+    async def work(store: SessionStore) -> tuple[int, list[str]]:
+        found: dict[str, None] = {}  # ids in order, each once however many prefixes name it
         missing = []
-        for session_id in session_ids:
-            if not await store.delete(validate_session_id(session_id)):
+        for wanted in session_ids:
+            try:
+                found[(await find_session(store, wanted)).id] = None
+            except SessionNotFoundError:
+                missing.append(wanted)
+        deleted = 0
+        for session_id in found:
+            if await store.delete(session_id):
+                deleted += 1
+            else:  # gone in the meantime
                 missing.append(session_id)
-        return missing
+        return deleted, missing
 
-    missing = _with_store(work)
-    deleted = len(session_ids) - len(missing)
+    deleted, missing = _with_store(work)
     if deleted:
         err_console().print(Text(f"deleted {deleted} session(s)", style="green"))
     if missing:
