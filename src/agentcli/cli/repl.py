@@ -71,7 +71,8 @@ class Repl:
         self.running = True
         self._manager: SessionManager | None = None
         self._agent_task: asyncio.Future[AgentInterface] | None = None
-        self._pending_system = options.system
+        # The --system prompt, for the session it is to be set on (once that session is known).
+        self._pending_system: tuple[str, str] | None = None
         self.commands = SlashCommands(self)
         self._session_ids: list[str] = []
         self._background: set[asyncio.Future[None]] = set()
@@ -81,13 +82,7 @@ class Repl:
     # ------------------------------------------------------------------ start and loop
 
     async def run(self) -> None:
-        self.session_id, info = await resolve_session(
-            self.store, self.options.session, self.options.cont
-        )
-        self.start_agent(self.spec)
-        self._banner(resumed=info is not None, messages=info.message_count if info else 0)
-        if self.options.cont and info is None:
-            self.err.print(Text("no earlier session to continue: starting a new one", "yellow"))
+        await self.start()
         prompt = self._prompt_session() if sys.stdin.isatty() else None
         self._warm_up_tokenizer()
         try:
@@ -98,7 +93,18 @@ class Repl:
                 if text.strip():
                     await self.handle(text)
         finally:
-            await self._close()
+            await self.close()
+
+    async def start(self) -> None:
+        """Choose the session, start the agent and show the banner: all before the loop."""
+        self.session_id, info = await resolve_session(
+            self.store, self.options.session, self.options.cont
+        )
+        self._set_system_later()
+        self.start_agent(self.spec)
+        self._banner(resumed=info is not None, messages=info.message_count if info else 0)
+        if self.options.cont and info is None:
+            self.err.print(Text("no earlier session to continue: starting a new one", "yellow"))
 
     async def handle(self, text: str) -> None:
         """One input: a slash command or a message to the agent."""
@@ -149,7 +155,8 @@ class Repl:
             self.console.print(Text(fallback_notice(), style="yellow"))
         self.console.print(Text(HINT, style="dim"))
 
-    async def _close(self) -> None:
+    async def close(self) -> None:
+        """Stop background work, close the agent and the store; say how to resume."""
         for pending in (self._agent_task, *self._background):
             if pending is not None and not pending.done():
                 pending.cancel()
@@ -246,9 +253,32 @@ class Repl:
             self._manager.set_agent(agent)
             await old.aclose()
         if self._pending_system is not None:
-            await self._manager.set_system_prompt(self.session_id, self._pending_system)
+            session_id, prompt = self._pending_system
             self._pending_system = None
+            if session_id == self.session_id:  # not if /resume switched away meanwhile
+                await self._manager.set_system_prompt(session_id, prompt)
         return self._manager
+
+    def _set_system_later(self) -> None:
+        """The --system prompt goes to the current session when the manager is next needed."""
+        prompt = self.options.system
+        self._pending_system = (self.session_id, prompt) if prompt is not None else None
+
+    async def new_session(self) -> str | None:
+        """``/clear``: switch to a new session with the --system prompt the chat started with.
+
+        Returns the old session's id if it is stored (it has messages), else ``None``.
+        """
+        from .runtime import new_session_id
+
+        old = self.session_id
+        try:
+            info = await self.store.info(old)
+        except AgentCLIError:
+            info = None
+        self.session_id = new_session_id()
+        self._set_system_later()
+        return old if info is not None and info.message_count > 0 else None
 
     # ------------------------------------------------------------------ a turn
 

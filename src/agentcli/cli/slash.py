@@ -121,36 +121,41 @@ class SlashCommands:
         self.out.print(await context_breakdown(manager, self.repl.session_id))
 
     async def clear(self, args: list[str]) -> None:
-        from .runtime import new_session_id
-
         _no_args(args)
-        old = self.repl.session_id
-        self.repl.session_id = new_session_id()
-        self.out.print(
-            Text(f"new session {self.repl.session_id}; /resume {old} to go back", "green")
-        )
+        old = await self.repl.new_session()
+        back = f"; /resume {old} to go back" if old is not None else ""
+        self.out.print(Text(f"new session {self.repl.session_id}{back}", "green"))
 
     async def compact(self, args: list[str]) -> None:
         _no_args(args)
         manager = await self.repl.manager()
         report = await manager.compact(self.repl.session_id)
+        before = render.percent(report.tokens_before, report.window)
         if report.trimmed:
-            before = render.percent(report.tokens_before, report.window)
             after = render.percent(report.tokens_after, report.window)
             self.out.print(
                 Text(f"compacted: trimmed {report.trimmed} messages, {before} → {after}", "green")
             )
+            if report.warning:  # trimmed, but still above the target
+                self.out.print(Text(sanitize_inline(report.warning, 300), "yellow"))
+        elif report.warning:  # above the target, but everything left must be kept
+            keep = max(1, manager.min_messages_to_keep)
+            self.out.print(
+                Text(
+                    "nothing to trim: only messages that are always kept remain (system messages "
+                    f"and the exchanges of the last {keep}); they fill {before} of the window, "
+                    f"above the cleanup target of {manager.cleanup_target:.0%}",
+                    "yellow",
+                )
+            )
         else:
             self.out.print(Text("nothing to trim: the window is at or below its target", "dim"))
-        if report.warning:
-            self.out.print(Text(sanitize_inline(report.warning, 300), "yellow"))
         await self.repl.show_usage()
 
     async def history(self, args: list[str]) -> None:
-        if len(args) > 1 or (args and not args[0].isdigit()):
-            raise UsageProblem("give a number of messages, or nothing for all")
+        last = _count_arg(args)
         store, session_id = self.repl.store, self.repl.session_id
-        messages = await store.read(session_id, last=int(args[0]) if args else None)
+        messages = await store.read(session_id, last=last)
         info = await store.info(session_id)
         if not messages:
             self.out.print(Text("no messages yet", "dim"))
@@ -210,6 +215,21 @@ class SlashCommands:
 
     async def exit(self, args: list[str]) -> None:
         self.repl.running = False
+
+
+def _count_arg(args: list[str]) -> int | None:
+    """``/history``'s optional N: a whole number of 1 or more."""
+    if not args:
+        return None
+    try:
+        count = int(args[0]) if len(args) == 1 else None
+    except ValueError:
+        count = None
+    if count is None:
+        raise UsageProblem("give a number of messages, or nothing for all")
+    if count < 1:
+        raise UsageProblem("N must be 1 or more")
+    return count
 
 
 def _no_args(args: list[str]) -> None:
