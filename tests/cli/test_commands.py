@@ -443,3 +443,22 @@ def test_unwritable_data_dir_is_a_config_error(
     result = invoke("run", "hi")
     assert result.exit_code == CONFIG_ERROR
     assert "AGENTCLI_DATA_DIR" in result.stderr
+
+
+def test_sessions_and_exports_are_private(workdir: Path) -> None:
+    """A new data directory is its owner's alone, and the database (with its -wal and -shm
+    files, when they exist) and every export are readable by their owner only."""
+    import os
+    import stat
+
+    session_id = _make_session("a private thought")
+    data_dir = Path(os.environ["AGENTCLI_DATA_DIR"])
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    files = [data_dir / f"sessions.db{suffix}" for suffix in ("", "-wal", "-shm")]
+    assert files[0].exists()
+    for file in files:
+        if file.exists():
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    out = workdir / "copy.md"
+    assert invoke("sessions", "export", session_id, "-o", str(out)).exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600

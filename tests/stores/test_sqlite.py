@@ -413,3 +413,16 @@ async def test_a_lease_write_on_a_busy_file_waits_for_the_lock(tmp_path: Path) -
         assert _lease_rows(path) == ["s1"]
         await store.lease_release("s1", "token")
         assert _lease_rows(path) == []
+
+
+async def test_a_new_database_is_private(tmp_path: Path) -> None:
+    import stat
+
+    path = tmp_path / "new" / "dir" / "sessions.db"
+    async with SQLiteStore(path) as store:
+        await store.append("s", [_user("hi")])
+        for suffix in ("", "-wal", "-shm"):
+            file = path.with_name(path.name + suffix)
+            if file.exists():
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

@@ -64,7 +64,8 @@ def open_cli_store(settings: Settings, *, ephemeral: bool = False) -> SessionSto
 def _ensure_data_dir(settings: Settings) -> None:
     """The store would create it too, but only this error names the setting to change."""
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Sessions are private: a new data directory is its owner's alone.
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
             f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc} "

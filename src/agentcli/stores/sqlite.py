@@ -27,7 +27,9 @@ thread wake-ups per lease write were what made a turn slow (+0.45 ms a turn, mea
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import random
 import sqlite3
 import threading
@@ -333,7 +335,7 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.path)
         # isolation_level=None: no implicit transactions; every write says BEGIN IMMEDIATE.
         # timeout=0: a busy file fails at once and ``_run`` retries with short pauses. SQLite's
         # own busy handler backs off to 100 ms sleeps, so under contention a writer could
@@ -373,3 +375,12 @@ class SQLiteStore:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+
+def _create_private(path: Path) -> None:
+    """Make a new database file readable by its owner only (its ``-wal`` and ``-shm`` files
+    take the same permissions from SQLite), in a new directory only its owner can enter. An
+    existing file or directory keeps the permissions it has."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
