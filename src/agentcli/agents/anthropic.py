@@ -38,13 +38,7 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
         prompt_cache: bool | None = None,
         **options: Any,
     ) -> None:
-        if settings is None:
-            from ..config import load_settings
-
-            settings = load_settings()
-        self.prompt_cache = (
-            settings.anthropic_prompt_cache if prompt_cache is None else prompt_cache
-        )
+        self.prompt_cache = prompt_cache  # decided with the settings, in _wire_format
         super().__init__(model, settings, **options)
 
     def _connect(
@@ -57,5 +51,9 @@ class AnthropicAgent(ProviderAgent["AsyncAnthropic"]):
     ) -> Provider[AsyncAnthropic]:
         return AnthropicProvider(info, settings, api_key=api_key, base_url=base_url)
 
-    def _wire_format(self, info: ProviderInfo, model: str, max_tokens: int | None) -> AnthropicWire:
+    def _wire_format(
+        self, info: ProviderInfo, model: str, max_tokens: int | None, settings: Settings
+    ) -> AnthropicWire:
+        if self.prompt_cache is None:
+            self.prompt_cache = settings.anthropic_prompt_cache
         return AnthropicWire(model, max_tokens, prompt_cache=self.prompt_cache)

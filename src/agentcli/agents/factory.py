@@ -83,8 +83,8 @@ def default_spec(settings: Settings | None) -> str:
 
 
 def create_agent(spec: str, settings: Settings | None = None, **options: Any) -> AgentInterface:
-    """Build the agent a spec names. ``options`` go to provider agents (``tools``, ``mcp``;
-    ``max_tokens`` defaults to ``settings.max_output_tokens``)."""
+    """Build the agent a spec names. ``options`` go to provider agents (``tools``, ``mcp``,
+    ``max_tokens``: by default ``AGENTCLI_MAX_OUTPUT_TOKENS``)."""
     parsed = parse_spec(spec)
     if parsed.kind == "echo":
         from .offline import EchoAgent
@@ -112,7 +112,6 @@ def _provider_agent(
     info = PROVIDERS[spec.kind]
     if importlib.util.find_spec(info.sdk_module) is None:
         raise MissingDependencyError(f"the {info.prefix} agent", info.extra)
-    options.setdefault("max_tokens", settings.max_output_tokens)  # AGENTCLI_MAX_OUTPUT_TOKENS
     return agent_class(info).from_settings(spec.target, settings, provider=info.prefix, **options)
 
 

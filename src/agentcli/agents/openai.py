@@ -45,5 +45,7 @@ class OpenAIAgent(ProviderAgent["AsyncOpenAI"]):
     ) -> Provider[AsyncOpenAI]:
         return OpenAIProvider(info, settings, api_key=api_key, base_url=base_url)
 
-    def _wire_format(self, info: ProviderInfo, model: str, max_tokens: int | None) -> OpenAIWire:
+    def _wire_format(
+        self, info: ProviderInfo, model: str, max_tokens: int | None, settings: Settings
+    ) -> OpenAIWire:
         return OpenAIWire(model, max_tokens, official=info is OPENAI)

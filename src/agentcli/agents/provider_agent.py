@@ -79,7 +79,7 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
             max_tokens = settings.max_output_tokens
         self.max_tokens = max_tokens
         self._provider = self._connect(info, settings, api_key=api_key, base_url=base_url)
-        self._wire = self._wire_format(info, model, max_tokens)
+        self._wire = self._wire_format(info, model, max_tokens, settings)
         self._toolbox = Toolbox(tools, mcp, self._wire.tool_schema)
         self._loop = ToolLoop(
             name=self.name,
@@ -187,9 +187,9 @@ class ProviderAgent(AgentInterface, Generic[ClientT]):
 
     @abstractmethod
     def _wire_format(
-        self, info: ProviderInfo, model: str, max_tokens: int | None
+        self, info: ProviderInfo, model: str, max_tokens: int | None, settings: Settings
     ) -> WireFormat[ClientT]:
-        """The wire format requests to ``info`` use."""
+        """The wire format requests to ``info`` use (``settings`` for vendor options)."""
 
 
 class _TextOnly:
