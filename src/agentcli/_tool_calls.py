@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .errors import InvalidInputError
 from .messages import Message, ToolCall, make_storable
+from .observability import tracing
 
 if TYPE_CHECKING:
     from .tools import Tool
@@ -82,12 +83,22 @@ async def _run_one(
     tools: Mapping[str, Tool], call: ToolCall, seconds: float | None, max_chars: int | None
 ) -> Message:
     started = time.perf_counter()
-    selected = tools.get(call.name)
-    if selected is None:
-        names = ", ".join(sorted(tools)) or "none"
-        text, outcome = f"unknown tool {call.name!r}; available tools: {names}", "unknown"
-    else:
-        text, outcome = await _call(selected, call, seconds)
+    name = call.name[:64]  # the model's choice: it may name no tool at all
+    attributes = {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": name,
+        "gen_ai.tool.call.id": call.id[:128],
+        "gen_ai.tool.type": "function",
+    }
+    with tracing.span(f"execute_tool {name}", attributes) as span:
+        selected = tools.get(call.name)
+        if selected is None:
+            names = ", ".join(sorted(tools)) or "none"
+            text, outcome = f"unknown tool {call.name!r}; available tools: {names}", "unknown"
+        else:
+            text, outcome = await _call(selected, call, seconds)
+        if outcome != "ok":
+            span.fail("tool_error")
     logger.info(
         "tool call finished",
         extra={

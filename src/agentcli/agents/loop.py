@@ -12,10 +12,9 @@ once. This module never repeats a request: retries belong to the SDK.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,7 +29,6 @@ from ._watchdog import EventStream, IdleWatchdog
 from .accounting import TurnUsage
 
 if TYPE_CHECKING:
-    from ..messages import ToolCall
     from ..tools import Tool
     from .provider import Provider
     from .toolbox import Toolbox
@@ -189,7 +187,7 @@ class ToolLoop:
             tool_calls=tuple(result.tool_calls),
             tokens=usage.output_tokens if usage else count_message_tokens(result.text),
         )
-        results = await _run_calls(tools, result.tool_calls, self.limits.tool_timeout)
+        results = await run_tool_calls(tools, result.tool_calls, timeout=self.limits.tool_timeout)
         counted = (
             m if m.tokens else replace(m, tokens=count_message_tokens(m.content)) for m in results
         )
@@ -220,37 +218,6 @@ def _round_attributes(result: Round) -> tracing.Attributes:
         "gen_ai.usage.cache_creation.input_tokens": usage.cache_write_tokens,
         "gen_ai.usage.reasoning.output_tokens": usage.reasoning_tokens,
     }
-
-
-async def _run_calls(
-    tools: Mapping[str, Tool], calls: Sequence[ToolCall], per_call: float | None
-) -> list[Message]:
-    """``run_tool_calls`` (``per_call``: its timeout), with one span per call when tracing
-    is on."""
-    if not tracing.enabled():
-        return await run_tool_calls(tools, calls, timeout=per_call)
-    if len(calls) == 1:
-        return [await _traced_call(tools, calls[0], per_call)]
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(_traced_call(tools, call, per_call)) for call in calls]
-    return [task.result() for task in tasks]
-
-
-async def _traced_call(
-    tools: Mapping[str, Tool], call: ToolCall, per_call: float | None
-) -> Message:
-    name = call.name[:64]  # the model's choice: may name no tool at all
-    attributes = {
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": name,
-        "gen_ai.tool.call.id": call.id[:128],
-        "gen_ai.tool.type": "function",
-    }
-    with tracing.span(f"execute_tool {name}", attributes) as span:
-        [message] = await run_tool_calls(tools, [call], timeout=per_call)
-        if message.is_error:
-            span.fail("tool_error")
-        return message
 
 
 class _StreamedRound:
