@@ -1,10 +1,6 @@
 """Export a session as JSON (lossless, re-importable) or Markdown (for people), and import it.
 
-JSON carries ``"format": "agentcli.session"`` and ``"version": 1``, the session's summary and
-metadata, its window marker and every message exactly as ``messages_adapter`` writes it.
-Markdown shows the whole transcript, tool calls and results included; the messages before the
-window marker are marked as trimmed out of the agent's context window (the store keeps them).
-
+The JSON document is described in ``_export_document``, the Markdown in ``_export_markdown``.
 File names come from ``export_filename``/``safe_export_path``, which never leave the target
 directory whatever the session id holds.
 """
@@ -15,16 +11,16 @@ import hashlib
 import itertools
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import ValidationError
 
+from ._export_document import EXPORT_FORMAT, EXPORT_VERSION, ExportDocument, to_json
+from ._export_markdown import TRIMMED_MARKER, to_markdown
 from .errors import InvalidInputError, SessionNotFoundError
-from .messages import Message
 from .session.window_cache import WINDOW_KEY
-from .stores.base import SessionInfo, SessionStore, validate_session_id
+from .stores.base import SessionStore, validate_session_id
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -39,9 +35,6 @@ __all__ = [
 ]
 
 ExportFormat = Literal["json", "md"]
-EXPORT_FORMAT: Final = "agentcli.session"
-EXPORT_VERSION: Final = 1
-TRIMMED_MARKER: Final = "— trimmed out of the context window above this line —"
 
 
 class SessionExistsError(InvalidInputError):
@@ -55,34 +48,6 @@ class SessionExistsError(InvalidInputError):
         self.session_id = session_id
 
 
-class _SessionHeader(BaseModel):
-    """The session's summary as exported (times are the original session's)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    title: str = ""
-    created_at: AwareDatetime | None = None
-    updated_at: AwareDatetime | None = None
-    message_count: int = Field(0, ge=0)
-    last_seq: int = Field(0, ge=0)
-    window_start: int = Field(1, ge=1)
-    tokens: int = Field(0, ge=0)
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
-
-
-class _ExportDocument(BaseModel):
-    # ``forbid``: a field this version does not know would be dropped on import, so an export
-    # with one is refused rather than imported with a silent loss.
-    model_config = ConfigDict(extra="forbid")
-
-    format: Literal["agentcli.session"]
-    version: Literal[1]
-    exported_at: AwareDatetime | None = None
-    session: _SessionHeader
-    messages: list[Message]
-
-
 # ---------------------------------------------------------------------- export
 
 
@@ -93,29 +58,7 @@ async def export_session(store: SessionStore, session_id: str, fmt: ExportFormat
     if info is None:
         raise SessionNotFoundError(session_id)
     messages = await store.read(session_id)
-    return _to_json(info, messages) if fmt == "json" else _to_markdown(info, messages)
-
-
-def _to_json(info: SessionInfo, messages: list[Message]) -> str:
-    document = _ExportDocument(
-        format=EXPORT_FORMAT,
-        version=EXPORT_VERSION,
-        exported_at=datetime.now(UTC),
-        session=_SessionHeader(
-            id=info.id,
-            title=info.title,
-            created_at=info.created_at,
-            updated_at=info.updated_at,
-            # Counted from what is exported, in case a message landed between the two reads.
-            message_count=len(messages),
-            last_seq=messages[-1].seq if messages else info.last_seq,
-            window_start=info.window_start,
-            tokens=sum(m.tokens for m in messages),
-            metadata=info.metadata,
-        ),
-        messages=messages,
-    )
-    return document.model_dump_json(indent=2) + "\n"
+    return to_json(info, messages) if fmt == "json" else to_markdown(info, messages)
 
 
 # ---------------------------------------------------------------------- import
@@ -153,7 +96,7 @@ async def import_session(
     return target
 
 
-def _parse(data: str | bytes) -> _ExportDocument:
+def _parse(data: str | bytes) -> ExportDocument:
     """The export ``data`` holds, checked whole before anything is stored or replaced."""
     try:
         raw = json.loads(data)
@@ -170,7 +113,7 @@ def _parse(data: str | bytes) -> _ExportDocument:
             f"version {EXPORT_VERSION}"
         )
     try:
-        document = _ExportDocument.model_validate(raw)
+        document = ExportDocument.model_validate(raw)
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(part) for part in error['loc']) or 'document'}: {error['msg']}"
@@ -185,136 +128,6 @@ def _parse(data: str | bytes) -> _ExportDocument:
                 f"(seq {message.seq} follows seq {previous.seq})"
             )
     return document
-
-
-# ---------------------------------------------------------------------- Markdown
-
-_ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool result"}
-_FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_BACKTICKS = re.compile(r"`+")
-
-
-def _to_markdown(info: SessionInfo, messages: list[Message]) -> str:
-    title = " ".join(info.title.split()) or f"Session {info.id}"
-    trimmed = [m for m in messages if _is_trimmed(m, info.window_start)]
-    out = [
-        f"# {title}",
-        "",
-        f"- Session: {_code(info.id)}",
-        f"- Created: {_when(info.created_at)} · last active: {_when(info.updated_at)}",
-        f"- Messages: {len(messages)} · tokens: {sum(m.tokens for m in messages):,}",
-    ]
-    if trimmed:
-        count = "1 earlier message" if len(trimmed) == 1 else f"{len(trimmed)} earlier messages"
-        out.append(
-            f"- Context window: starts at message #{info.window_start}; the {count} marked "
-            "*trimmed* were cleaned out of the agent's context window and are kept here."
-        )
-    out.append("")
-    marker_due = bool(trimmed)
-    for message in messages:
-        if marker_due and message.seq >= info.window_start:
-            out.extend(_trim_rule())
-            marker_due = False
-        out.extend(_render(message, trimmed=_is_trimmed(message, info.window_start)))
-    if marker_due:  # every message is before the window's start
-        out.extend(_trim_rule())
-    return "\n".join(out).rstrip("\n") + "\n"
-
-
-def _is_trimmed(message: Message, window_start: int) -> bool:
-    # System messages stay in the window wherever they are (the cleanup policy keeps them).
-    return message.seq < window_start and message.role != "system"
-
-
-def _trim_rule() -> list[str]:
-    return ["---", "", f"✂ **{TRIMMED_MARKER}**", "", "---", ""]
-
-
-def _render(message: Message, *, trimmed: bool) -> list[str]:
-    out = [_heading(message, trimmed=trimmed), "", _details(message), ""]
-    if message.status == "interrupted":
-        out += ["> ⚠ **Interrupted:** the answer was cut off; below is what had arrived.", ""]
-    elif message.status == "failed":
-        error = (message.metadata or {}).get("error")
-        reason = f": {' '.join(str(error).split())}" if error else ""
-        out += [f"> ✖ **Failed**{reason}", ""]
-    if message.role == "tool":
-        out += [*_fenced(message.content), ""]
-    elif message.content:
-        out += [_close_fences(message.content), ""]
-    elif not message.tool_calls and message.status == "complete":
-        out += ["*(empty)*", ""]
-    for call in message.tool_calls:
-        out += [f"**Tool call** {_code(call.name)} (id {_code(call.id)}):", ""]
-        out += [*_fenced(_pretty_json(call.arguments), "json"), ""]
-    return out
-
-
-def _heading(message: Message, *, trimmed: bool) -> str:
-    tags = [f"#{message.seq}", _ROLE_NAMES[message.role]]
-    if message.role == "tool" and message.name:
-        tags.append(_code(message.name))
-    if message.status != "complete":
-        tags.append("⚠ interrupted" if message.status == "interrupted" else "✖ failed")
-    if trimmed:
-        tags.append("*trimmed*")
-    return f"### {' · '.join(tags)}"
-
-
-def _details(message: Message) -> str:
-    details = [_when(message.timestamp), f"{message.tokens:,} tokens"]
-    model = message.usage.model if message.usage else None
-    if model:
-        details.append(_code(model))
-    if message.tool_call_id:
-        details.append(f"answers {_code(message.tool_call_id)}")
-    return f"*{' · '.join(details)}*"
-
-
-def _when(moment: datetime) -> str:
-    return moment.isoformat(sep=" ", timespec="seconds")
-
-
-def _pretty_json(text: str) -> str:
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
-        return text
-
-
-def _longest_backticks(text: str) -> int:
-    return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-
-
-def _code(text: str) -> str:
-    """``text`` as an inline code span, whatever backticks it holds."""
-    ticks = "`" * (_longest_backticks(text) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def _fenced(text: str, info: str = "") -> list[str]:
-    """``text`` in a code block whose fence no line of ``text`` can close."""
-    fence = "`" * max(3, _longest_backticks(text) + 1)
-    return [f"{fence}{info}", text, fence]
-
-
-def _close_fences(text: str) -> str:
-    """Close a code block the text leaves open (an interrupted answer often stops inside one),
-    so it cannot swallow the rest of the document."""
-    open_fence: str | None = None
-    for line in text.splitlines():
-        match = _FENCE_LINE.match(line)
-        if match is None:
-            continue
-        fence, rest = match.groups()
-        if open_fence is None:
-            if not (fence[0] == "`" and "`" in rest):  # else it is inline code, not a fence
-                open_fence = fence
-        elif fence[0] == open_fence[0] and len(fence) >= len(open_fence) and not rest.strip():
-            open_fence = None
-    return text if open_fence is None else f"{text}\n{open_fence}"
 
 
 # ---------------------------------------------------------------------- file names
