@@ -11,6 +11,7 @@ from typing import Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
+from ._safe_text import escape_json
 from .messages import Message
 from .stores.base import SessionInfo
 
@@ -67,4 +68,5 @@ def to_json(info: SessionInfo, messages: list[Message]) -> str:
         ),
         messages=messages,
     )
-    return document.model_dump_json(indent=2) + "\n"
+    # Lossless, and still safe to ``cat``: controls and bidi characters stay escaped.
+    return escape_json(document.model_dump_json(indent=2)) + "\n"

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from agentcli.cli.sanitize import MAX_SEQUENCE, StreamSanitizer, sanitize, sanitize_inline
 
-# What must never survive: ESC, other C0 controls but \n and \t, DEL, C1, bidi controls.
-FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What must never survive: ESC, other C0 controls but \n and \t, DEL, C1, bidi controls and
+# lone surrogates (no UTF-8 terminal or file can take one).
+FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,7 @@ FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
         ("a\r\nb\rc", "a\nb\nc"),  # a line can't be overwritten
         ("\u202eevil\u202c", "<U+202E>evil<U+202C>"),
         ("\u2066iso\u2069", "<U+2066>iso<U+2069>"),
+        ("lone \ud800 surrogate", "lone <U+D800> surrogate"),
         ("trailing\x1b", "trailing␛"),
         ("open\x1b]0;never ends", "open␛]0;never ends"),
         ("csi\x1b[12", "csi␛[12"),
@@ -91,6 +93,7 @@ hostile_alphabet = st.sampled_from(
         "2J",
         "52",
         "\u202e",
+        "\udc80",
         "\x00",
         "\x7f",
         "P",

@@ -37,5 +37,9 @@ def err_console() -> Console:
 
 
 def print_json(value: Any) -> None:
-    """``value`` as indented JSON on standard output (dates and paths as strings)."""
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    """``value`` as indented JSON on standard output (dates and paths as strings), with
+    controls and bidi characters escaped so the terminal shows them as ``\\uXXXX``."""
+    from .sanitize import escape_json
+
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(escape_json(text) + "\n")
