@@ -44,11 +44,12 @@ def test_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.Monkey
     assert settings.max_input_chars == 50
 
 
-def test_malformed_dotenv_names_the_line(tmp_path: Path) -> None:
+def test_malformed_dotenv_names_the_line_not_its_text(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("# comment\nGOOD=1\nthis line is broken\n")
-    with pytest.raises(ConfigError, match=r"line 3 .*this line is broken"):
+    with pytest.raises(ConfigError, match=r"line 3 ") as caught:
         load_settings(env_file=env_file)
+    assert "broken" not in str(caught.value)
 
 
 def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,7 +87,9 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_store_and_redis_passwords_never_print(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     secret = "canary-5d1c"
     monkeypatch.setenv("AGENTCLI_STORE_URL", url.format(secret=secret))
-    monkeypatch.setenv("AGENTCLI_REDIS_URL", url.format(secret=secret))
+    # AGENTCLI_REDIS_URL must be a Redis URL: the PostgreSQL forms go to the store only.
+    redis_url = url if url.startswith("redis") else "redis://:{secret}@127.0.0.1:6379/0"
+    monkeypatch.setenv("AGENTCLI_REDIS_URL", redis_url.format(secret=secret))
     settings = load_settings(env_file=None)
     redacted = settings.redacted()
     for text in (repr(settings), str(settings), str(redacted)):
@@ -173,6 +176,8 @@ def test_a_secret_comes_from_the_file_its_variable_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, variable: str
 ) -> None:
     value = f"redis://:{CANARY}@127.0.0.1:6379/0" if field.endswith("_url") else CANARY
+    if field == "sentry_dsn":  # a DSN is a URL too: the key is its user name
+        value = f"https://{CANARY}@127.0.0.1/1"
     path = tmp_path / "secret"
     path.write_text(value + "\n")
     monkeypatch.setenv(f"{variable}_FILE", str(path))

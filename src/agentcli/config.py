@@ -13,16 +13,31 @@ the exception: a list of keys read by the server (``server/auth.py``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from ._settings_checks import (
+    check_env_file,
+    describe_problems,
+    http_url_or_none,
+    json_string_list,
+    usable_path,
+)
 from .context import (
     DEFAULT_CLEANUP_TARGET,
     DEFAULT_CLEANUP_THRESHOLD,
@@ -55,6 +70,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        allow_inf_nan=False,  # a timeout of inf or nan would wait forever
     )
 
     # Provider keys and endpoints: the specification's and the SDKs' own names.
@@ -86,34 +102,35 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
 
     # The context window policy.
-    context_window: int | None = Field(None, gt=0)  # overrides the model's own when set
+    context_window: int | None = Field(None, gt=0, le=10**9)  # overrides the model's own
     cleanup_threshold: float = Field(DEFAULT_CLEANUP_THRESHOLD, gt=0, le=1)
     cleanup_target: float = Field(DEFAULT_CLEANUP_TARGET, gt=0, lt=1)
-    min_messages_to_keep: int = Field(DEFAULT_MIN_MESSAGES_TO_KEEP, ge=0)
-    max_input_chars: int = Field(100_000, gt=0)
+    min_messages_to_keep: int = Field(DEFAULT_MIN_MESSAGES_TO_KEEP, ge=0, le=10**6)
+    max_input_chars: int = Field(100_000, gt=0, le=10**9)
 
     # One turn at a time per session, across processes: the session lease.
     lease_ttl: float = Field(30.0, gt=0, le=86_400)  # how long a crashed holder blocks
     lease_wait: float = Field(30.0, ge=0, le=86_400)  # how long a turn waits for a busy session
 
     # Provider calls: one retry layer (the SDK's), bounded waits.
-    request_timeout: float = Field(30.0, gt=0)
-    max_retries: int = Field(3, ge=0)
-    max_retry_after: float = Field(20.0, ge=0)
-    stream_idle_timeout: float = Field(60.0, gt=0)
+    request_timeout: float = Field(30.0, gt=0, le=3600)
+    max_retries: int = Field(3, ge=0, le=100)
+    max_retry_after: float = Field(20.0, ge=0, le=3600)
+    stream_idle_timeout: float = Field(60.0, gt=0, le=3600)
     max_output_tokens: int | None = Field(None, gt=0, le=10**7)  # caps each answer (providers)
     # Anthropic prompt caching on the stable prefix (system prompt and the window's start).
     anthropic_prompt_cache: bool = True
-    max_tool_rounds: int = Field(8, ge=1)
-    tool_timeout: float = Field(120.0, gt=0)  # seconds one tool call may run
-    mcp_servers: list[str] = Field(default_factory=list)
+    max_tool_rounds: int = Field(8, ge=1, le=1000)
+    tool_timeout: float = Field(120.0, gt=0, le=86_400)  # seconds one tool call may run
+    # JSON lists; NoDecode: our validator parses them, to say what a bad one should look like.
+    mcp_servers: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # The web service (``agentcli serve``).
     api_keys: SecretStr | None = None  # comma-separated bearer keys clients must send
     api_keys_file: Path | None = None  # the same, one per line (a mounted secret)
-    cors_origins: list[str] = Field(default_factory=list)  # none: CORS off
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # none: off
     max_request_bytes: int = Field(4 * 1024 * 1024, gt=0, le=1024**3)
-    rate_limit_per_minute: int = Field(120, ge=0)  # requests per API key; 0 turns it off
+    rate_limit_per_minute: int = Field(120, ge=0, le=10**9)  # per API key; 0 turns it off
     shutdown_grace: float = Field(25.0, ge=0, le=3600)  # seconds running turns get on SIGTERM
     stream_retention: float = Field(120.0, ge=0, le=86_400)  # replayable after a turn ends
     sse_keepalive: float = Field(15.0, gt=0, le=3600)  # comment lines while nothing happens
@@ -151,12 +168,28 @@ class Settings(BaseSettings):
         secret_files = _SecretFiles(settings_cls, env_settings, dotenv_settings)
         return init_settings, secret_files, env_settings, dotenv_settings, file_secret_settings
 
+    _paths = field_validator("data_dir", "api_keys_file", mode="before")(usable_path)
+    _urls = field_validator(
+        "openai_base_url",
+        "anthropic_base_url",
+        "otel_endpoint",
+        "sentry_dsn",
+        mode="before",
+    )(http_url_or_none)
+    _lists = field_validator("mcp_servers", "cors_origins", mode="before")(json_string_list)
+
+    @field_validator("ollama_base_url", mode="before")
+    @classmethod
+    def _ollama_url(cls, value: object) -> object:
+        return http_url_or_none(value) or OLLAMA_DEFAULT_BASE_URL  # empty counts as unset
+
     @model_validator(mode="after")
     def _target_below_threshold(self) -> Settings:
         if self.cleanup_target >= self.cleanup_threshold:
             raise ValueError(
                 f"AGENTCLI_CLEANUP_TARGET ({self.cleanup_target}) must be below "
-                f"AGENTCLI_CLEANUP_THRESHOLD ({self.cleanup_threshold})"
+                f"AGENTCLI_CLEANUP_THRESHOLD ({self.cleanup_threshold}): lower the target "
+                "or raise the threshold"
             )
         return self
 
@@ -177,8 +210,10 @@ class Settings(BaseSettings):
                 out[name] = "********** (set)" if value.get_secret_value() else "(empty)"
             elif value is None:
                 out[name] = None
+            elif isinstance(value, str | Path):  # a base URL may carry a password too
+                out[name] = _redact_url(str(value))
             else:
-                out[name] = str(value) if isinstance(value, Path) else value
+                out[name] = value
         out["store_url"] = _redact_url(self.resolved_store_url)
         redis_url = self.redis_url.get_secret_value() if self.redis_url else ""
         out["redis_url"] = _redact_url(redis_url) if redis_url else None
@@ -277,33 +312,49 @@ def _redact_url(url: str) -> str:
     return redact_url(url)
 
 
-def check_env_file(path: Path) -> None:
-    """Raise ``ConfigError`` naming the first line of ``path`` that does not parse."""
-    if not path.is_file():
-        return
-    from dotenv.parser import parse_stream
-
-    with path.open(encoding="utf-8") as stream:
-        for binding in parse_stream(stream):
-            if binding.error:
-                line = binding.original.line
-                text = binding.original.string.rstrip("\n")
-                raise ConfigError(
-                    f"{path}: line {line} is not KEY=VALUE: {text[:60]!r}"
-                    " (quote values with spaces; comments start with #)"
-                )
-
-
 def load_settings(env_file: Path | None = Path(".env"), **overrides: Any) -> Settings:
     """Build settings, turning validation failures into a ``ConfigError`` naming the variable."""
     if env_file is not None:
         check_env_file(env_file)
     try:
-        return Settings(_env_file=env_file, **overrides)
+        settings = Settings(_env_file=env_file, **overrides)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "settings"
-            name = loc if loc.isupper() else f"AGENTCLI_{loc.upper()}"
-            problems.append(f"{name}: {err['msg']}")
-        raise ConfigError("invalid setting: " + "; ".join(problems)) from None
+        raise ConfigError(describe_problems(exc.errors(), variable_names())) from None
+    check_store_urls(settings)
+    return settings
+
+
+def variable_names() -> dict[str, str]:
+    """What to call each setting in a message, by field name and alias (lower case)."""
+    names: dict[str, str] = {}
+    for field_name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        choices = [alias] if isinstance(alias, str) else choices
+        shown = choices[0] if choices else f"AGENTCLI_{field_name.upper()}"
+        if len(choices) > 1:
+            shown += f" (or {', '.join(choices[1:])})"
+        for key in (field_name, *choices):
+            names[key.lower()] = shown
+    return names
+
+
+def check_store_urls(settings: Settings) -> None:
+    """Refuse a store or Redis URL the store would refuse, now, naming the variable (nothing
+    connects; a missing extra is left for the command that needs it to report)."""
+    from .stores import check_redis_url, check_store_url
+
+    store_url = settings.store_url.get_secret_value() if settings.store_url else ""
+    redis_url = settings.redis_url.get_secret_value().strip() if settings.redis_url else ""
+    for variable, url, checked, check in (
+        ("AGENTCLI_STORE_URL", store_url, settings.resolved_store_url, check_store_url),
+        ("AGENTCLI_REDIS_URL", redis_url, redis_url, check_redis_url),
+    ):
+        try:
+            if url:
+                check(checked)  # the store URL with AGENTCLI_STORE_PASSWORD put in
+        except ConfigError as exc:
+            said = str(exc)
+            if "://" not in url:  # not a URL at all: perhaps a bare password, never shown
+                said = said.replace(url, "****")
+            raise ConfigError(f"{variable}: {said}") from None

@@ -28,6 +28,8 @@ __all__ = [
     "SQLiteStore",
     "SessionInfo",
     "SessionStore",
+    "check_redis_url",
+    "check_store_url",
     "open_configured_store",
     "open_store",
     "validate_session_id",
@@ -61,7 +63,6 @@ def open_store(
     ``session_ttl`` and ``pool_size`` apply to the Redis and PostgreSQL stores. Nothing
     connects until the first call.
     """
-    from .._redact import redact_url
     from ..errors import ConfigError
 
     scheme = url.partition("://")[0].lower() if "://" in url else ""
@@ -79,10 +80,35 @@ def open_store(
         from .postgres import PostgresStore
 
         return PostgresStore.from_url(url, session_ttl=session_ttl, pool_size=pool_size)
+    # Only the scheme is quoted: a URL that does not parse may be a bare password.
+    what = f"unknown store URL scheme {scheme + '://'!r}" if scheme else "unknown store URL"
     raise ConfigError(
-        f"unknown store URL {redact_url(url)!r}: use memory://, sqlite:////abs/path/file.db, "
-        "redis://host:6379/0 or postgresql://user@host/db"
+        f"{what}: use memory://, sqlite:////abs/path/file.db, redis://host:6379/0 or "
+        "postgresql://user@host/db"
     )
+
+
+def check_store_url(url: str) -> None:
+    """Raise ``ConfigError`` if ``open_store`` would refuse ``url``; nothing connects. A store
+    whose extra is not installed passes: opening it says what to install."""
+    import contextlib
+
+    from ..errors import MissingDependencyError
+
+    with contextlib.suppress(MissingDependencyError):
+        open_store(url)
+
+
+def check_redis_url(url: str) -> None:
+    """Raise ``ConfigError`` if ``url`` is not a Redis URL the Redis store would take."""
+    from ..errors import MissingDependencyError
+
+    try:
+        from .redis import RedisStore
+
+        RedisStore.from_url(url)
+    except (MissingDependencyError, ImportError):
+        pass
 
 
 def open_configured_store(settings: Settings) -> SessionStore:

@@ -30,6 +30,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from .._redact import redact_logger, redact_text, redact_url
 from ..errors import ConfigError, StoreError
+from ._url_options import check_postgres_numbers
 
 __all__ = [
     "CONNECT_HINT",
@@ -98,10 +99,12 @@ def is_broken(conn: Conn) -> bool:
 def check_url(url: str) -> None:
     """Refuse a URL libpq cannot parse, at construction (nothing connects)."""
     try:
-        conninfo_to_dict(url)
-        return
+        params = conninfo_to_dict(url)
     except psycopg.Error as exc:
         said = str(exc)
+    else:
+        check_postgres_numbers({k: str(v) for k, v in params.items()}, redact_url(url))
+        return
     raise ConfigError(scrub(f"cannot read the PostgreSQL URL {redact_url(url)}: {said}", url))
 
 
