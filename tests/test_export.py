@@ -4,9 +4,12 @@ and shows what was trimmed, and export file names never leave their directory.""
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +17,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agentcli.errors import InvalidInputError, SessionNotFoundError
+from agentcli.errors import InvalidInputError, SessionNotFoundError, StoreError
 from agentcli.export import (
+    MAX_IMPORT_BYTES,
+    MAX_IMPORT_DEPTH,
     TRIMMED_MARKER,
     ExportFormat,
     export_filename,
@@ -176,6 +181,13 @@ def _with(change: Callable[[dict[str, Any]], object]) -> str:
     return json.dumps(document)
 
 
+def _nested(depth: int) -> str:
+    """A valid export but for session metadata holding lists ``depth`` deep (the document,
+    the session and its metadata are three levels more)."""
+    text = _with(lambda d: d["session"].update(metadata={"k": "here"}))
+    return text.replace('"here"', "[" * depth + "]" * depth)
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -193,6 +205,26 @@ def _with(change: Callable[[dict[str, Any]], object]) -> str:
         (_with(lambda d: d["messages"][0].update(timestamp="2026-01-01T00:00:00")), "timezone"),
         (_with(lambda d: d["messages"].append({"role": "user", "seq": 1})), "increasing seq"),
         (_with(lambda d: d["session"].update(window_start=0)), "session.window_start"),
+        # What no store can hold, refused before anything is stored or replaced.
+        (_with(lambda d: d["messages"][0].update(tokens=10**30)), "messages.0.tokens: the integ"),
+        (_with(lambda d: d["messages"][0].update(seq=2**63)), "signed 64-bit range"),
+        (_with(lambda d: d["session"].update(metadata={"k": "\ud800"})), "lone surrogate"),
+        (_with(lambda d: d["session"].update(metadata={"\udc00": 1})), "metadata.'\\udc00'"),
+        (_with(lambda d: d["session"].update(metadata={"k": [2**70]})), "metadata.k.0: the"),
+        (_with(lambda d: d["session"].update(metadata={"k": math.inf})), "not a finite number"),
+        (_with(lambda d: d["messages"][0].update(metadata={"a": "\x00"})), "NUL character"),
+        (_with(lambda d: d["messages"][0].update(usage={"model": "\ud800"})), "usage.model"),
+        (
+            _with(
+                lambda d: d["messages"].extend(
+                    {"role": "user", "seq": i, "tokens": 2**62} for i in (2, 3)
+                )
+            ),
+            "tokens add up to more than",
+        ),
+        (_nested(MAX_IMPORT_DEPTH), "nested more than 64 levels deep at session.metadata.k"),
+        (_nested(100_000), "nested more than 64 levels deep"),
+        (" " * (MAX_IMPORT_BYTES + 1), "larger than 64 MiB"),
     ],
 )
 async def test_import_rejects_what_is_not_a_valid_export(
@@ -208,6 +240,33 @@ async def test_import_rejects_what_is_not_a_valid_export(
     with pytest.raises(InvalidInputError, match=re.escape(message)):
         await import_session(store, data, overwrite=True)
     assert [m.content for m in await store.read("s")] == ["kept"]
+
+
+async def test_import_takes_nesting_up_to_the_limit(stores: dict[str, StoreMaker]) -> None:
+    store = stores["sqlite"]()
+    await import_session(store, _nested(MAX_IMPORT_DEPTH - 3))
+    info = await store.info("s")
+    assert info is not None
+    assert json.dumps(info.metadata["k"]) == "[" * 61 + "]" * 61
+
+
+async def test_a_store_failure_mid_import_keeps_the_old_session(tmp_path: Path) -> None:
+    path = tmp_path / "sessions.db"
+    async with SQLiteStore(path) as store:
+        await _filled(store, "s")
+        before = (await store.read("s"), await store.info("s"))
+    # The database refuses the second message row, after the old session's rows were deleted.
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.seq = 2 "
+            "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    data = _with(lambda d: d["messages"].append({"role": "user", "seq": 2}))
+    async with SQLiteStore(path) as store:
+        with pytest.raises(StoreError, match="boom"):
+            await import_session(store, data, overwrite=True)
+        assert_same_messages(await store.read("s"), before[0])
+        assert await store.info("s") == before[1]
 
 
 async def test_export_errors(stores: dict[str, StoreMaker]) -> None:

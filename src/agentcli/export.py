@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 from pathlib import Path
 from typing import Literal, get_args
@@ -18,13 +17,16 @@ from pydantic import ValidationError
 
 from ._export_document import EXPORT_FORMAT, EXPORT_VERSION, ExportDocument, to_json
 from ._export_markdown import TRIMMED_MARKER, to_markdown
+from ._import_checks import MAX_IMPORT_BYTES, MAX_IMPORT_DEPTH, check_values, load_json
 from .errors import InvalidInputError, SessionNotFoundError
 from .session.window_cache import WINDOW_KEY
-from .stores.base import SessionStore, validate_session_id
+from .stores.base import INT64_MAX, SessionStore, validate_session_id
 
 __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_VERSION",
+    "MAX_IMPORT_BYTES",
+    "MAX_IMPORT_DEPTH",
     "TRIMMED_MARKER",
     "ExportFormat",
     "SessionExistsError",
@@ -74,34 +76,34 @@ async def import_session(
     """Store a JSON export as a session and return its id (``session_id``, else the exported
     one). An existing session is replaced only with ``overwrite=True``.
 
-    Messages are appended in one atomic batch and numbered 1, 2, ... again; the window marker
-    follows them. The created and updated times become the import's own.
-    Raises ``InvalidInputError`` for anything that is not a valid export.
+    The whole document is checked first (``_import_checks``: at most ``MAX_IMPORT_BYTES``,
+    nested at most ``MAX_IMPORT_DEPTH`` deep, only values every store can hold), then written
+    in one atomic step of the store (``write_session``): messages numbered 1, 2, ... again, the
+    window marker following them, and the old session, with ``overwrite``, replaced in the same
+    step. So a failure at any point leaves an existing session exactly as it was, and nothing
+    half-imported. The created and updated times become the import's own.
+    Raises ``InvalidInputError`` for anything that is not a valid export (``SessionExistsError``
+    when the session exists and ``overwrite`` was not given).
     """
     document = _parse(data)
     target = validate_session_id(session_id if session_id is not None else document.session.id)
-    if await store.info(target) is not None:
-        if not overwrite:
-            raise SessionExistsError(target)
-        await store.delete(target)
     messages = document.messages
     # Where the window starts, counted in messages, so it survives renumbering.
     window_start = 1 + sum(1 for m in messages if m.seq < document.session.window_start)
-    if messages:
-        await store.append(target, messages)
     # Without the trim marker: its seq numbers may not hold after renumbering, and without it
     # the first load finds the window from the transcript.
     metadata = {k: v for k, v in document.session.metadata.items() if k != WINDOW_KEY}
-    await store.set_state(target, window_start=window_start, metadata=metadata)
+    written = await store.write_session(
+        target, messages, window_start=window_start, metadata=metadata, replace=overwrite
+    )
+    if not written:
+        raise SessionExistsError(target)
     return target
 
 
 def _parse(data: str | bytes) -> ExportDocument:
     """The export ``data`` holds, checked whole before anything is stored or replaced."""
-    try:
-        raw = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-        raise InvalidInputError(f"not a session export: the data is not JSON ({exc})") from None
+    raw = load_json(data)  # bounded: size and depth
     if not isinstance(raw, dict) or raw.get("format") != EXPORT_FORMAT:
         found = raw.get("format") if isinstance(raw, dict) else type(raw).__name__
         raise InvalidInputError(
@@ -112,6 +114,7 @@ def _parse(data: str | bytes) -> ExportDocument:
             f"unsupported session export version {raw.get('version')!r}: this agentcli reads "
             f"version {EXPORT_VERSION}"
         )
+    check_values(raw)  # before the schema: its validators recurse, and stores have limits
     try:
         document = ExportDocument.model_validate(raw)
     except ValidationError as exc:
@@ -127,6 +130,11 @@ def _parse(data: str | bytes) -> ExportDocument:
                 f"invalid session export: messages must be in increasing seq order "
                 f"(seq {message.seq} follows seq {previous.seq})"
             )
+    if sum(m.tokens for m in document.messages) > INT64_MAX:
+        raise InvalidInputError(
+            "invalid session export: the messages' tokens add up to more than a store can "
+            f"count ({INT64_MAX})"
+        )
     return document
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from pydantic import JsonValue
 
 from agentcli.errors import InvalidInputError, SessionBusyError, SessionConflictError
 from agentcli.messages import Message, ToolCall, messages_adapter
@@ -628,6 +629,110 @@ class StoreConformance:
         info = await store.info("gone")
         assert info is not None
         assert (info.window_start, info.metadata, info.title) == (1, {}, "new")
+
+    # -- whole sessions (imports)
+
+    async def test_write_session_stores_a_whole_session(self, store: SessionStore) -> None:
+        sent = sample_messages()
+        numbered = [dataclasses.replace(m, seq=10 * i) for i, m in enumerate(sent, 1)]
+        state: dict[str, JsonValue] = {"a": 1, "owner": "alice", "n": [1, 2.5, None, "✓"]}
+        assert await store.write_session("s1", numbered, window_start=3, metadata=state)
+        assert_same_messages(await store.read("s1"), sent)  # numbered 1, 2, ... again
+        info = await store.info("s1")
+        assert info is not None
+        assert (info.message_count, info.last_seq, info.window_start) == (len(sent), len(sent), 3)
+        assert (info.title, info.tokens) == (sent[1].content[:80], sum(m.tokens for m in sent))
+        assert info.metadata == state
+        assert info.revision != ""
+        assert [i.id for i in await store.list_sessions(owner="alice")] == ["s1"]
+        assert [m.seq for m in await store.append("s1", [_user("next")])] == [len(sent) + 1]
+
+        assert await store.write_session("empty", [])
+        empty = await store.info("empty")
+        assert empty is not None
+        assert (empty.message_count, empty.window_start, empty.title, empty.metadata) == (
+            0,
+            1,
+            "",
+            {},
+        )
+
+    async def test_write_session_leaves_an_existing_session_alone(
+        self, store: SessionStore
+    ) -> None:
+        await store.append("s1", sample_messages())
+        await store.set_state("s1", window_start=2, metadata={"x": 1})
+        await store.add_spend(session_scope("s1"), 0.5)
+        before = (await store.read("s1"), await store.info("s1"))
+        assert not await store.write_session("s1", [_user("new")], metadata={"y": 2})
+        assert_same_messages(await store.read("s1"), before[0])
+        assert await store.info("s1") == before[1]  # revision and times included
+        assert await store.get_spend(session_scope("s1")) == pytest.approx(0.5)
+
+    async def test_write_session_replaces_the_old_session_whole(self, store: SessionStore) -> None:
+        await store.append("s1", sample_messages())
+        await store.set_state("s1", window_start=5, metadata={"x": 1, "owner": "alice"})
+        await store.add_spend(session_scope("s1"), 0.5)
+        old = await store.info("s1")
+        assert old is not None
+        new = [_user("new", tokens=3), Message(role="assistant", content="answer", tokens=4)]
+        assert await store.write_session("s1", new, window_start=2, metadata={"y": 2}, replace=True)
+        assert_same_messages(await store.read("s1"), new)
+        info = await store.info("s1")
+        assert info is not None
+        assert (info.message_count, info.window_start, info.title, info.tokens) == (2, 2, "new", 7)
+        assert info.metadata == {"y": 2}  # the old metadata is not merged in
+        assert info.revision != old.revision
+        assert await store.get_spend(session_scope("s1")) == 0.0  # went with the old session
+        assert await store.list_sessions(owner="alice") == []
+        assert [i.id for i in await store.list_sessions()] == ["s1"]
+        assert [m.seq for m in await store.append("s1", [_user("next")])] == [3]
+        # Replacing a session that does not exist creates it.
+        assert await store.write_session("s2", new, replace=True)
+        assert [m.content for m in await store.read("s2")] == ["new", "answer"]
+
+    @pytest.mark.parametrize(
+        ("window_start", "tokens", "problem"),
+        [(0, 1, "window_start"), (2**63, 1, "window_start"), (1, 2**62, "tokens add up")],
+    )
+    async def test_write_session_refuses_what_no_store_can_count(
+        self, store: SessionStore, window_start: int, tokens: int, problem: str
+    ) -> None:
+        await store.append("s1", [_user("kept")])
+        before = await store.info("s1")
+        batch = [_user("a", tokens=tokens), _user("b", tokens=tokens)]
+        for replace in (False, True):
+            with pytest.raises(InvalidInputError, match=problem):
+                await store.write_session("s1", batch, window_start=window_start, replace=replace)
+            with pytest.raises(InvalidInputError, match=problem):
+                await store.write_session("s2", batch, window_start=window_start, replace=replace)
+        assert await store.info("s1") == before
+        assert [m.content for m in await store.read("s1")] == ["kept"]
+        assert await store.info("s2") is None
+        with pytest.raises(InvalidInputError):
+            await store.write_session("../x", [_user("a")])
+
+    async def test_concurrent_writers_create_a_session_once(self, backend: Backend) -> None:
+        clients = [await backend.open(), await backend.open()]
+
+        async def write(i: int, replace: bool) -> bool:
+            batch = [_user(f"{i}-{n}") for n in range(1 + i % 3)]
+            return await clients[i % 2].write_session("s1", batch, replace=replace)
+
+        created = await asyncio.gather(*(write(i, False) for i in range(10)))
+        assert created.count(True) == 1
+        winner = created.index(True)
+        assert [m.content for m in await clients[1].read("s1")] == [
+            f"{winner}-{n}" for n in range(1 + winner % 3)
+        ]
+        # Replacing: every writer succeeds, and the session is one of them whole, never a mix.
+        assert all(await asyncio.gather(*(write(i, True) for i in range(10))))
+        stored = [m.content for m in await clients[1].read("s1")]
+        last = stored[0].split("-")[0]
+        assert stored == [f"{last}-{n}" for n in range(1 + int(last) % 3)]
+        info = await clients[1].info("s1")
+        assert info is not None
+        assert info.message_count == len(stored)
 
     async def test_expire_refuses_a_naive_datetime(self, store: SessionStore) -> None:
         with pytest.raises(InvalidInputError, match="timezone-aware"):

@@ -508,3 +508,37 @@ async def test_nothing_connects_until_the_first_call_and_close_ends_it() -> None
     await store.close()
     with pytest.raises(StoreError, match="closed"):
         await store.info("s1")
+
+
+# ---------------------------------------------------------------------- whole sessions (imports)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "batch"),
+    [
+        # The second message row is refused: the old session's rows were replaced already.
+        ("BEFORE INSERT ON agentcli_messages FOR EACH ROW WHEN (NEW.message LIKE '%boom%')", 2),
+        # The old session's counter is refused its deletion, after the row was replaced.
+        ("BEFORE DELETE ON agentcli_spend FOR EACH ROW", 1),
+    ],
+)
+async def test_a_whole_session_write_that_fails_part_way_changes_nothing(
+    pg: PostgresStore, psql: Psql, trigger: str, batch: int
+) -> None:
+    await pg.append("s1", [_user(str(i)) for i in range(5)])
+    await pg.set_state("s1", window_start=3, metadata={"owner": "alice", "x": 1})
+    await pg.add_spend("session:s1", 0.5)
+    before = (await pg.read("s1"), await pg.info("s1"))
+    # A failure the store cannot foresee: the server refuses a statement mid-transaction.
+    psql(
+        "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'boom'; END $$; "
+        f"CREATE TRIGGER boom {trigger} EXECUTE FUNCTION boom();"
+    )
+    new = [_user("fine"), _user("boom")][:batch]
+    with pytest.raises(StoreError, match="boom"):
+        await pg.write_session("s1", new, metadata={"y": 2}, replace=True)
+    assert await pg.read("s1") == before[0]
+    assert await pg.info("s1") == before[1]
+    assert await pg.get_spend("session:s1") == pytest.approx(0.5)
+    assert [i.id for i in await pg.list_sessions(owner="alice")] == ["s1"]

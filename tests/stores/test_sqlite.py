@@ -9,6 +9,7 @@ import asyncio
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from agentcli.errors import ConfigError, StoreError
 from agentcli.messages import Message
 from agentcli.stores import SQLiteStore, open_store
+from agentcli.stores.base import session_scope
 
 from .conformance import append_from_processes, assert_same_messages, sample_messages
 
@@ -70,7 +72,7 @@ def test_url_options(tmp_path: Path) -> None:
         ("postgresql://h/db", "not a SQLite URL"),
         ("sqlite:///x.db?synchronous=off", "NORMAL or FULL"),
         ("sqlite:///x.db?timeout=soon", "seconds"),
-        ("sqlite:///x.db?timeout=nan", "zero or more seconds"),  # would wait forever
+        ("sqlite:///x.db?timeout=nan", "seconds from 0 to 3600"),  # would wait forever
         ("sqlite:///x.db?synchronous", "cannot read the options"),
         ("sqlite:///x.db?timeout=1&", "cannot read the options"),
         ("sqlite:///x.db?journal=delete", "unknown option 'journal'"),
@@ -426,3 +428,41 @@ async def test_a_new_database_is_private(tmp_path: Path) -> None:
             if file.exists():
                 assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+# ---------------------------------------------------------------------- whole sessions (imports)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "batch"),
+    [
+        # The second message row is refused: the old session's rows were deleted already.
+        ("BEFORE INSERT ON messages WHEN NEW.message LIKE '%boom%'", ["fine", "boom"]),
+        # The session row is refused, after every message row was written.
+        ("BEFORE INSERT ON sessions WHEN NEW.title LIKE '%boom%'", ["boom", "fine"]),
+    ],
+)
+async def test_a_whole_session_write_that_fails_part_way_changes_nothing(
+    tmp_path: Path, trigger: str, batch: list[str]
+) -> None:
+    path = tmp_path / "sessions.db"
+    async with SQLiteStore(path) as store:
+        await store.append("s1", sample_messages())
+        await store.set_state("s1", window_start=3, metadata={"owner": "alice", "x": 1})
+        await store.add_spend(session_scope("s1"), 0.5)
+        before = (await store.read("s1"), await store.info("s1"))
+    # A failure the store cannot foresee: the file itself refuses a row mid-transaction.
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"CREATE TRIGGER boom {trigger} BEGIN SELECT RAISE(ABORT, 'boom'); END")
+    async with SQLiteStore(path) as store:
+        for replace in (True, False):
+            with pytest.raises(StoreError, match="boom"):
+                await store.write_session(
+                    "s1" if replace else "new", [_user(t) for t in batch], replace=replace
+                )
+        assert_same_messages(await store.read("s1"), before[0])
+        assert await store.info("s1") == before[1]
+        assert await store.get_spend(session_scope("s1")) == pytest.approx(0.5)
+        assert [i.id for i in await store.list_sessions(owner="alice")] == ["s1"]
+        assert await store.info("new") is None
+        assert await store.read("new") == []

@@ -30,6 +30,7 @@ OPERATIONS = (
     "info",
     "list_sessions",
     "set_state",
+    "write_session",
     "delete",
     "expire",
     "lease",
@@ -105,6 +106,20 @@ class TimedStore:
         with self._timers["set_state"].time():
             return await self.inner.set_state(
                 session_id, window_start=window_start, metadata=metadata
+            )
+
+    async def write_session(
+        self,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        window_start: int = 1,
+        metadata: dict[str, JsonValue] | None = None,
+        replace: bool = False,
+    ) -> bool:
+        with self._timers["write_session"].time():
+            return await self.inner.write_session(
+                session_id, messages, window_start=window_start, metadata=metadata, replace=replace
             )
 
     async def delete(self, session_id: str) -> bool:

@@ -16,6 +16,7 @@ from pydantic import JsonValue, TypeAdapter
 from .._redact import redact_url
 from ..errors import ConfigError, InvalidInputError
 from ..messages import Message
+from ._url_options import check_redis_numbers
 from .base import OWNER_KEY, SessionInfo, scope_session
 
 __all__ = [
@@ -155,6 +156,7 @@ def parse_url(url: str) -> RedisOptions:
             f"unknown option {unknown[0]!r} in the Redis URL {shown!r} (known: "
             f"{', '.join(sorted((*_CLIENT_OPTIONS, *_OWN_OPTIONS)))})"
         )
+    check_redis_numbers(query, shown)
     client_url = urlunsplit(
         parts._replace(query=urlencode([(k, v) for k, v in query if k not in _OWN_OPTIONS]))
     )

@@ -36,6 +36,7 @@ __all__ = [
     "PRUNE",
     "READ_SEQS",
     "SET_STATE",
+    "WRITE_SESSION",
     "Script",
 ]
 
@@ -131,6 +132,49 @@ end
 expire(ARGV[1], meta, log, KEYS[3])
 index(ARGV[5], ARGV[6], now, old_owner, new_owner)
 return {now, old_owner, new_owner}
+"""
+)
+
+WRITE_SESSION_LUA = (
+    _PRELUDE
+    + """
+-- KEYS: meta, log, lease, spend. ARGV: ttl_ms, '1' to replace an existing session, revision,
+-- 't' .. title or '', tokens, window_start, '+' .. owner or '', index prefix, session id,
+-- how many metadata arguments follow, the metadata field/JSON pairs, then each message's JSON
+-- after its '{'. Returns {0} if the session exists and is kept, else {1, now, old owner}.
+-- Every check comes before the first write: a script that fails part way keeps what it wrote.
+local meta, log = KEYS[1], KEYS[2]
+local existed = redis.call('EXISTS', meta) == 1
+if existed and ARGV[2] ~= '1' then return {0} end
+local now = now_us(meta)
+local old_owner = false
+if existed then
+  old_owner = redis.call('HGET', meta, 'owner')
+  redis.call('DEL', meta, log, KEYS[3], KEYS[4])  -- as DELETE does
+else
+  redis.call('DEL', log)  -- a key of a half-expired session must not leak into this one
+end
+local fields = tonumber(ARGV[10])
+local first = 11 + fields
+local n = #ARGV - first + 1
+redis.call('HSET', meta, 'created', now, 'updated', now, 'seq', n, 'tokens', ARGV[5],
+  'window', ARGV[6], 'rev', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', meta, 'title', string.sub(ARGV[4], 2)) end
+local new_owner = false
+if ARGV[7] ~= '' then
+  new_owner = string.sub(ARGV[7], 2); redis.call('HSET', meta, 'owner', new_owner)
+end
+for i = 11, 10 + fields, 2 do redis.call('HSET', meta, ARGV[i], ARGV[i + 1]) end
+for start = 1, n, 1000 do
+  local chunk = {}
+  for i = start, math.min(n, start + 999) do
+    chunk[#chunk + 1] = '{"seq":' .. i .. ',' .. ARGV[first + i - 1]
+  end
+  redis.call('RPUSH', log, unpack(chunk))
+end
+expire(ARGV[1], meta, log, KEYS[4])
+index(ARGV[8], ARGV[9], now, old_owner, new_owner)
+return {1, now, old_owner}
 """
 )
 
@@ -256,6 +300,7 @@ class Script:
 APPEND = Script(APPEND_LUA)
 SET_STATE = Script(SET_STATE_LUA)
 DELETE = Script(DELETE_LUA)
+WRITE_SESSION = Script(WRITE_SESSION_LUA)
 INDEX = Script(INDEX_LUA)
 PRUNE = Script(PRUNE_LUA)
 LEASE_ACQUIRE = Script(LEASE_ACQUIRE_LUA)

@@ -30,11 +30,14 @@ from ..messages import Message
 from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease
 
 __all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
     "OWNER_KEY",
     "SESSION_SCOPE",
     "SessionInfo",
     "SessionStore",
     "check_spend",
+    "check_whole_session",
     "key_day_scope",
     "scope_session",
     "session_owner",
@@ -49,6 +52,10 @@ so ``list_sessions(owner=...)`` does not read every session."""
 
 SESSION_SCOPE = "session:"
 """The prefix of a session's spend counter scope (``session:<id>``)."""
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+"""The integers every store can count (SQLite's and PostgreSQL's ``bigint``, Redis's counters)."""
 
 _MAX_ID = 128
 _MAX_SCOPE = 256
@@ -108,6 +115,16 @@ def check_spend(scope: str, usd: float, ttl: float | None) -> None:
         raise InvalidInputError(
             f"a spend counter's ttl must be a positive number of seconds: {ttl!r}"
         )
+
+
+def check_whole_session(session_id: str, messages: Sequence[Message], window_start: int) -> None:
+    """Refuse (``InvalidInputError``) a whole session (``write_session``) no store can hold,
+    before anything is written: a bad id, a window marker or token count beyond 64 bits."""
+    validate_session_id(session_id)
+    if isinstance(window_start, bool) or not 1 <= window_start <= INT64_MAX:
+        raise InvalidInputError(f"window_start must be from 1 to {INT64_MAX}: {window_start!r}")
+    if sum(m.tokens for m in messages) > INT64_MAX:
+        raise InvalidInputError(f"the messages' tokens add up to more than {INT64_MAX}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +214,27 @@ class SessionStore(Protocol):
         """Move the window marker and/or merge ``metadata`` into the session's metadata, and
         give the session a new ``revision``, which is returned. Creates the session if it does
         not exist."""
+        ...
+
+    async def write_session(
+        self,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        window_start: int = 1,
+        metadata: dict[str, JsonValue] | None = None,
+        replace: bool = False,
+    ) -> bool:
+        """Store a whole session in one atomic step (for imports): ``messages`` numbered 1, 2,
+        ... (whatever their ``seq``), the window marker, and ``metadata`` as the whole of the
+        session's metadata. The title and token count follow from the messages; the session
+        gets new created and updated times and a new revision.
+
+        If the session exists, ``replace`` replaces it in the same step (its messages, state,
+        spend counter and, where ``delete`` removes it, lease go); without ``replace`` nothing
+        changes and ``False`` is returned, decided inside that step, so of two writers only one
+        creates the session. A failure changes nothing. ``True`` when written.
+        """
         ...
 
     async def delete(self, session_id: str) -> bool:

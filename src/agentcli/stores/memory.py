@@ -15,6 +15,7 @@ from ..messages import Message, with_seq
 from .base import (
     SessionInfo,
     check_spend,
+    check_whole_session,
     scope_session,
     session_owner,
     session_scope,
@@ -137,6 +138,28 @@ class MemoryStore:
         session.updated_at = datetime.now(UTC)
         session.revision = new_revision()
         return session.revision
+
+    async def write_session(
+        self,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        window_start: int = 1,
+        metadata: dict[str, JsonValue] | None = None,
+        replace: bool = False,
+    ) -> bool:
+        check_whole_session(session_id, messages, window_start)
+        if session_id in self._sessions and not replace:
+            return False
+        # Built whole before the one assignment that replaces the old session.
+        stored = [with_seq(m, seq) for seq, m in enumerate(messages, 1)]
+        now = datetime.now(UTC)
+        session = _Session(now, now, stored, window_start, sum(m.tokens for m in stored))
+        session.metadata = dict(metadata or {})
+        if self._sessions.pop(session_id, None) is not None:
+            self._spend.pop(session_scope(session_id), None)
+        self._sessions[session_id] = session
+        return True
 
     async def delete(self, session_id: str) -> bool:
         self._spend.pop(session_scope(session_id), None)

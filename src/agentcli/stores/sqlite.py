@@ -43,11 +43,14 @@ from urllib.parse import parse_qsl
 
 from pydantic import JsonValue
 
+from .._private_files import PRIVATE_FILE, make_private_dir
 from ..errors import ConfigError, StoreError
 from ..messages import Message
 from . import _sqlite_ops as sql
 from . import _sqlite_spend as spend
+from ._sqlite_write import SessionWriter
 from ._thread import Worker
+from ._url_options import seconds_option
 from .base import SessionInfo, check_spend, validate_session_id
 from .lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, LeaseGrant, hold_lease
 
@@ -62,7 +65,7 @@ _FIRST_PAUSE = 0.0002
 _LAST_PAUSE = 0.004
 
 
-class SQLiteStore:
+class SQLiteStore(SessionWriter):
     """Sessions in one SQLite file, safe for many coroutines, threads and processes.
 
     Nothing is opened (no file, no thread) until the first call. A turn (take the lease,
@@ -124,10 +127,7 @@ class SQLiteStore:
             if key == "synchronous":
                 options["synchronous"] = value
             elif key == "timeout":
-                try:
-                    options["busy_timeout"] = float(value)
-                except ValueError:
-                    raise ConfigError(f"timeout in {url!r} must be a number of seconds") from None
+                options["busy_timeout"] = seconds_option(key, value, url, low=0, high=3600)
             else:
                 raise ConfigError(
                     f"unknown option {key!r} in {url!r} (known: synchronous, timeout)"
@@ -380,7 +380,11 @@ class SQLiteStore:
 def _create_private(path: Path) -> None:
     """Make a new database file readable by its owner only (its ``-wal`` and ``-shm`` files
     take the same permissions from SQLite), in a new directory only its owner can enter. An
-    existing file or directory keeps the permissions it has."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    existing file or directory keeps the permissions it has (the CLI reports looser ones)."""
+    make_private_dir(path.parent)
     with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE)
+        try:
+            os.fchmod(fd, PRIVATE_FILE)  # exactly 0600: a umask like 0277 would make it 0400
+        finally:
+            os.close(fd)
