@@ -105,18 +105,24 @@ class Check:
     fix: str = ""
 
 
-def run_checks() -> list[Check]:
+def run_checks(*, fix: bool = False) -> list[Check]:
+    """Every check; ``fix`` also tightens loose permissions on the local files."""
     from ..config import load_settings
+    from .doctor_files import integrity_check, permission_check
 
     try:
         settings = load_settings()
     except AgentCLIError as exc:
-        fix = "fix the variable or the .env line named above"
-        return [Check("settings", "fail", str(exc), fix)]
+        how = "fix the variable or the .env line named above"
+        return [Check("settings", "fail", str(exc), how)]
     checks = [Check("settings", "ok", "environment and .env read")]
     checks += _key_checks(settings)
     checks.append(_data_dir_check(settings))
+    checks.append(permission_check(settings, fix=fix))
     checks.append(_store_check(settings))
+    integrity = integrity_check(settings)
+    if integrity is not None:
+        checks.append(integrity)
     if settings.redis_url is not None and settings.redis_url.get_secret_value().strip():
         checks.append(_shared_state_check(settings))
     checks.append(_tokenizer_check())
@@ -158,9 +164,11 @@ def _key_checks(settings: Settings) -> list[Check]:
 def _data_dir_check(settings: Settings) -> Check:
     import tempfile
 
+    from .._private_files import make_private_dir
+
     path = settings.data_dir
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".doctor-"):
             pass
     except OSError as exc:
@@ -245,8 +253,8 @@ def _tokenizer_check() -> Check:
 _MARK = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 
 
-def doctor_command() -> None:
-    checks = run_checks()
+def doctor_command(*, fix: bool = False) -> None:
+    checks = run_checks(fix=fix)
     console = out_console()
     for check in checks:
         mark, style = _MARK[check.status]

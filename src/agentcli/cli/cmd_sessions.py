@@ -15,6 +15,7 @@ from ..errors import SessionNotFoundError
 from .console import err_console, out_console, print_json
 from .exits import USAGE, CLIExit
 from .runtime import find_session, load_cli_settings, open_cli_store
+from .sanitize import sanitize, sanitize_inline
 from .session_table import session_dict, sessions_table
 
 if TYPE_CHECKING:
@@ -69,12 +70,14 @@ def show_session(session_id: str, *, json_output: bool) -> None:
         print_json({"session": session_dict(info), "messages": dumped})
         return
     console = out_console()
-    console.print(Text.assemble(("session ", "bold"), (info.id, "bold cyan")))
+    console.print(Text.assemble(("session ", "bold"), (sanitize_inline(info.id), "bold cyan")))
     for block in render.transcript(messages, info.window_start):
         console.print(block)
 
 
-def export_session_command(session_id: str, *, fmt: str | None, output: Path | None) -> None:
+def export_session_command(
+    session_id: str, *, fmt: str | None, output: str | None, force: bool = False
+) -> None:
     from ..export import export_session
     from .exporting import export_to_file, format_for
 
@@ -88,18 +91,26 @@ def export_session_command(session_id: str, *, fmt: str | None, output: Path | N
         info = await find_session(store, session_id)
         if to_stdout:
             return await export_session(store, info.id, chosen)
-        return await export_to_file(store, info.id, chosen, output)
+        return await export_to_file(store, info.id, chosen, output, force=force)
 
     result = _with_store(work)
     if isinstance(result, Path):
         err_console().print(Text(f"exported to {result}", style="green"))
     else:
-        sys.stdout.write(result if result.endswith("\n") else result + "\n")
+        # The export is made safe already; this keeps stdout safe whatever it holds.
+        safe = sanitize(result)
+        sys.stdout.write(safe if safe.endswith("\n") else safe + "\n")
 
 
 def import_session_command(file: Path, *, session_id: str | None) -> None:
+    from .._import_checks import read_limited
+
     try:  # bytes: the import says what is wrong with a file that is not UTF-8 JSON
-        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+        if str(file) == "-":
+            data = read_limited(sys.stdin.buffer)
+        else:
+            with file.open("rb") as stream:  # never more than the limit: /dev/zero is refused
+                data = read_limited(stream)
     except OSError as exc:
         raise CLIExit(USAGE, f"cannot read {file}: {exc.strerror or exc}") from None
 

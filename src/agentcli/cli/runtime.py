@@ -57,15 +57,19 @@ def open_cli_store(settings: Settings, *, ephemeral: bool = False) -> SessionSto
 
     url = MEMORY_URL if ephemeral else settings.resolved_store_url
     if url.startswith("sqlite:"):
+        from .privacy import warn_if_not_private
+
         _ensure_data_dir(settings)
+        warn_if_not_private(settings)
     return open_store(url, session_ttl=settings.session_ttl, pool_size=settings.store_pool_size)
 
 
 def _ensure_data_dir(settings: Settings) -> None:
     """The store would create it too, but only this error names the setting to change."""
+    from .._private_files import make_private_dir
+
     try:
-        # Sessions are private: a new data directory is its owner's alone.
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)  # sessions are private: 0700, whatever the umask
     except OSError as exc:
         raise ConfigError(
             f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc} "

@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/clear": ("start a new, empty session (the old one is kept)", ""),
     "/compact": ("trim the window to the cleanup target now", ""),
     "/history": ("the whole transcript, or its last N messages", "[N]"),
-    "/export": ("write the session to a file", "[PATH] [--format md|json]"),
+    "/export": ("write the session to a file", "[PATH] [--format md|json] [--force]"),
     "/sessions": ("recent sessions", ""),
     "/resume": ("switch to another session", "ID"),
     "/system": ("show, set or --clear the system prompt", "[TEXT | --clear]"),
@@ -164,10 +164,12 @@ class SlashCommands:
             self.out.print(block)
 
     async def export(self, args: list[str]) -> None:
-        from .exporting import export_to_file, parse_export_args
+        from .exporting import export_to_file, parse_export_args, take_force
 
+        args, force = take_force(args)
         path, fmt = parse_export_args(args)
-        written = await export_to_file(self.repl.store, self.repl.session_id, fmt, path)
+        session_id = self.repl.session_id
+        written = await export_to_file(self.repl.store, session_id, fmt, path, force=force)
         self.out.print(Text(f"exported to {written}", "green"))
 
     async def sessions(self, args: list[str]) -> None:
