@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from .messages import AgentContext, AgentResponse, Message, ToolCall
+from .messages import AgentContext, AgentResponse, Message, ToolCall, make_storable
 
 __all__ = [
     "AgentInterface",
@@ -90,7 +90,9 @@ class AgentInterface(ABC):
             if chunk:
                 chunks.append(chunk)
                 yield TextDelta(chunk)
-        yield TurnComplete(AgentResponse(output="".join(chunks)))
+        # A model's stream may hold a NUL or a lone surrogate: the answer is kept with U+FFFD
+        # in their place (the session says so) rather than lost to a validation error.
+        yield TurnComplete(AgentResponse(output=make_storable("".join(chunks))))
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Release connections. The default has nothing to release."""

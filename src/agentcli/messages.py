@@ -35,6 +35,7 @@ __all__ = [
     "StorableText",
     "ToolCall",
     "check_storable",
+    "is_storable",
     "make_storable",
     "messages_adapter",
     "with_seq",
@@ -59,6 +60,11 @@ def check_storable(text: str) -> str:
             "which cannot be stored faithfully; remove it and try again"
         )
     return text
+
+
+def is_storable(text: str) -> bool:
+    """Whether ``text`` holds no NUL and no lone surrogate."""
+    return _UNSTORABLE.search(text) is None
 
 
 def make_storable(text: str) -> str:

@@ -8,17 +8,30 @@ metrics) reads the typed fields from then on.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
-__all__ = ["CleanupReport", "ContextReport", "Usage", "UsageLevel"]
+__all__ = ["MAX_TOKENS", "CleanupReport", "ContextReport", "Usage", "UsageLevel", "checked_usage"]
 
-# Counts above this are not tokens but a bug (or an attack); they would not fit a database's
-# integer column either, so they are ignored rather than stored.
+logger = logging.getLogger("agentcli.usage")
+
+# Counts above this are not tokens but a bug (or an attack). It is below 2**53, so every
+# count is exact as a JSON number in any reader, and far below a database's int64 column.
+# A count outside 0..MAX_TOKENS (or not an integer) is dropped with a warning, never stored,
+# and never allowed to fail the turn: the answer it came with is still kept.
 MAX_TOKENS = 10**15
 
 
@@ -30,7 +43,18 @@ class UsageLevel(StrEnum):
     RED = "red"
 
 
-_Count = Annotated[int | None, Field(ge=0, le=10**15)]
+_Count = Annotated[int | None, Field(ge=0, le=MAX_TOKENS)]
+
+_COUNT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "context_tokens",
+    "requests",
+)
 
 # The specification's metadata keys and ours, by typed field.
 _METADATA_KEYS = {
@@ -68,6 +92,25 @@ class Usage(BaseModel):
     provider: str | None = None
     requests: _Count = None
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_absurd_counts(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # Free when the counts are fine: only a failed validation pays for the second look.
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, Mapping):
+                raise
+            bad = {
+                str(error["loc"][0])
+                for error in exc.errors()
+                if error["loc"] and error["loc"][0] in _COUNT_FIELDS
+            }
+            if not bad:
+                raise
+            _warn_ignored({key: data.get(key) for key in sorted(bad)})
+            return handler({k: v for k, v in data.items() if k not in bad})
+
     @property
     def tokens(self) -> int | None:
         """Total tokens: as reported, else input plus output when both are known."""
@@ -92,12 +135,18 @@ class Usage(BaseModel):
         ignored, so a careless agent cannot break the accounting of the turn.
         """
         found: dict[str, Any] = {}
+        ignored: dict[str, object] = {}
         for field, keys in _METADATA_KEYS.items():
             for key in keys:
-                value = _count(metadata.get(key))
+                raw = metadata.get(key)
+                value = _count(raw)
                 if value is not None:
                     found[field] = value
                     break
+                if raw is not None:
+                    ignored[key] = raw
+        if ignored:
+            _warn_ignored(ignored)
         cost = metadata.get("cost")
         if (
             isinstance(cost, int | float)
@@ -156,6 +205,34 @@ class CleanupReport(BaseModel):
     @property
     def changed(self) -> bool:
         return self.trimmed > 0
+
+
+def checked_usage(usage: Usage | None) -> Usage | None:
+    """``usage`` validated again, counts outside 0..MAX_TOKENS dropped with a warning: one made
+    with ``model_construct`` skipped validation, and the store must still hold it. Usage that
+    is wrong beyond its counts is dropped whole (the answer matters more than its accounting).
+    """
+    if usage is None:
+        return None
+    try:
+        return Usage.model_validate(dict(usage.__dict__))
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        logger.warning("ignored the usage the agent reported: %s", reasons)
+        return None
+
+
+def _warn_ignored(values: Mapping[str, object]) -> None:
+    shown = ", ".join(f"{key}={_preview(value)}" for key, value in values.items())
+    logger.warning(
+        "ignored token counts the agent reported (not whole numbers from 0 to 10**15): %s",
+        shown,
+    )
+
+
+def _preview(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _count(value: object) -> int | None:

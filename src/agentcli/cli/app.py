@@ -123,7 +123,7 @@ def run(
     mcp: McpOpt = None,
 ) -> None:
     """Answer one prompt and exit: 0 ok, 2 usage, 3 agent error, 4 config, 5 session or store,
-    6 session busy, 7 cost budget spent, 130 interrupted."""
+    6 session busy, 7 cost budget spent, 129 terminal closed, 130 interrupted, 143 SIGTERM."""
     from .cmd_run import run_command
 
     run_command(
@@ -171,14 +171,22 @@ def sessions_export(
         typer.Option("--format", "-f", metavar="md|json", help="Markdown (the default) or JSON."),
     ] = None,
     output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write here (a directory is fine)."),
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Write here; a directory (or a path ending in /, created) gets a named file.",
+        ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing file (never a symlink).")
+    ] = False,
 ) -> None:
     """Export a session as Markdown or JSON (to standard output without -o)."""
     from .cmd_sessions import export_session_command
 
-    export_session_command(session_id, fmt=fmt, output=output)
+    export_session_command(session_id, fmt=fmt, output=output, force=force)
 
 
 @sessions_app.command("import")
@@ -300,8 +308,13 @@ def config(json_output: JsonOpt = False) -> None:
 
 @app.command()
 @handle_errors
-def doctor() -> None:
-    """Check keys, the store, the tokenizer and the data directory; suggest fixes."""
+def doctor(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Make the data directory and its files private to you.")
+    ] = False,
+) -> None:
+    """Check keys, the store and its integrity, the tokenizer and the data directory and
+    its permissions; suggest fixes."""
     from .cmd_info import doctor_command
 
-    doctor_command()
+    doctor_command(fix=fix)

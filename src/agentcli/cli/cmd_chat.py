@@ -35,4 +35,11 @@ def chat_command(
         ephemeral=ephemeral,
         mcp=mcp,
     )
-    asyncio.run(Repl(settings, store, options).run())
+    repl = Repl(settings, store, options)
+    try:
+        asyncio.run(repl.run())
+    except BaseException:
+        if repl.stop.received is None:
+            raise
+    if repl.stop.received is not None:
+        repl.stop.exit()  # the turn's answer is stored, marked interrupted if it was cut

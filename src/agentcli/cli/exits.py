@@ -10,8 +10,10 @@
 | 5    | session error: no such session, or the store could not be read or written |
 | 6    | the session is busy: another turn holds it; retry |
 | 7    | a cost budget is spent (``AGENTCLI_MAX_SESSION_COST``): nothing was stored |
+| 129  | stopped by SIGHUP (the terminal closed); a partial answer is kept, marked interrupted |
 | 130  | interrupted (Ctrl-C); a partial answer is kept, marked interrupted |
 | 141  | the reader of standard output went away (``agentcli run ... | head -1``) |
+| 143  | stopped by SIGTERM; a partial answer is kept, marked interrupted |
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from .console import err_console, out_console
 from .exits import print_error
 from .mcp_tools import ToolsetKeeper
 from .runtime import build_agent, build_manager, mcp_ignored, resolve_session, uses_tools
+from .stop_signals import StopSignals
 
 if TYPE_CHECKING:
     from prompt_toolkit import PromptSession
@@ -78,6 +79,7 @@ class Repl:
         self._background: set[asyncio.Future[None]] = set()
         self._notices: list[str] = []
         self._tools = ToolsetKeeper(options.mcp)
+        self.stop = StopSignals()  # SIGTERM or SIGHUP during a turn ends the chat after it
 
     # ------------------------------------------------------------------ start and loop
 
@@ -117,8 +119,9 @@ class Repl:
         from .prompt_input import unwrap_block
 
         if prompt is None:  # not a terminal: one message per line, until end of input
-            line = await asyncio.to_thread(sys.stdin.readline)
-            return line.rstrip("\n") if line else None
+            from .bounded_input import read_line
+
+            return await asyncio.to_thread(read_line, sys.stdin, self.settings.max_input_chars)
         self._session_ids = [s.id for s in await self.store.list_sessions(limit=50)]
         while True:
             try:
@@ -296,7 +299,10 @@ class Repl:
             return await run_turn(await self.manager(), self.session_id, text, view)
 
         task = asyncio.ensure_future(body())
-        cancelled = await _wait_cancellable(task)
+        cancelled = await _wait_cancellable(task, self.stop)
+        if self.stop.received is not None:
+            self.running = False  # the partial (or whole) answer is stored: end the chat
+            return
         if cancelled:
             if self._manager is not None:
                 await self.show_usage()
@@ -324,8 +330,9 @@ class Repl:
         self.console.print(render.gauge(usage.tokens, usage.window, usage.level.value))
 
 
-async def _wait_cancellable(task: asyncio.Future[AgentResponse]) -> bool:
-    """Wait for ``task``; Ctrl-C cancels it. Returns whether it was cancelled."""
+async def _wait_cancellable(task: asyncio.Future[AgentResponse], stop: StopSignals) -> bool:
+    """Wait for ``task``; Ctrl-C cancels it, and so do SIGTERM and SIGHUP (``stop`` remembers
+    which). Returns whether it was cancelled."""
     loop = asyncio.get_running_loop()
     try:
         loop.add_signal_handler(signal.SIGINT, task.cancel)
@@ -333,7 +340,8 @@ async def _wait_cancellable(task: asyncio.Future[AgentResponse]) -> bool:
     except (NotImplementedError, RuntimeError, ValueError):
         installed = False  # not the main thread, or no signals here (Windows)
     try:
-        await asyncio.wait({task})
+        with stop.cancelling(task):
+            await asyncio.wait({task})
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)

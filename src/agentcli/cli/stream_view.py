@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from rich.text import Text
 
+from ..messages import make_storable
 from .render import answer, tool_call_line, tool_result_line
 from .sanitize import StreamSanitizer
 
@@ -55,6 +56,8 @@ class TurnView:
     # ------------------------------------------------------------------ events
 
     def text(self, chunk: str) -> None:
+        # Shown as it is stored: a lone surrogate cannot even be written to a UTF-8 stdout.
+        chunk = make_storable(chunk)
         if self._accept(self._sanitizer.feed(chunk)) and self.mode == "live":
             self._refresh()
 

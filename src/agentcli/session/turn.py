@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -26,10 +28,10 @@ from ..agent import (
     TurnComplete,
 )
 from ..errors import AgentCLIError, AgentError, ContextLengthError
-from ..messages import AgentContext, AgentResponse, Message, ToolCall
+from ..messages import AgentContext, AgentResponse, Message, ToolCall, is_storable, make_storable
 from ..observability import tracing
 from ..observability.reporting import report_error
-from ..usage import CleanupReport, ContextReport, Usage
+from ..usage import MAX_TOKENS, CleanupReport, ContextReport, Usage, checked_usage
 from .window_cache import OVERHEAD_KEY
 from .writer import SessionWriter
 
@@ -74,13 +76,14 @@ class TurnLog:
 class _Progress:
     """What a turn's event stream has delivered so far."""
 
-    __slots__ = ("calls", "chunks", "response", "results")
+    __slots__ = ("calls", "chunks", "response", "results", "unstorable")
 
     def __init__(self) -> None:
         self.calls: dict[str, ToolCall] = {}
         self.results: list[Message] = []
         self.chunks: list[str] = []
         self.response: AgentResponse | None = None
+        self.unstorable = False  # the text held a NUL or a lone surrogate
 
     def observe(self, event: StreamEvent) -> bool:
         """Record ``event``; ``False`` for the final one, which the turn re-issues."""
@@ -89,6 +92,8 @@ class _Progress:
             return False
         if isinstance(event, TextDelta):
             self.chunks.append(event.text)
+            if not self.unstorable and not is_storable(event.text):
+                self.unstorable = True
         elif isinstance(event, ToolCallEvent):
             self.calls[event.call.id] = event.call
         elif isinstance(event, ToolResultEvent):
@@ -161,11 +166,11 @@ class Turn:
                         await close()
         except (GeneratorExit, asyncio.CancelledError) as exc:
             span.fail(tracing.error_type(exc))
-            await asyncio.shield(self._store_outcome(self._interrupted()))
+            await asyncio.shield(self._store_outcome(self._interrupted))
             raise
         except Exception as exc:
             span.fail(tracing.error_type(exc))
-            await asyncio.shield(self._store_outcome(self._failed(exc)))
+            await asyncio.shield(self._store_outcome(functools.partial(self._failed, exc)))
             if isinstance(exc, AgentCLIError):
                 raise
             report_error(exc)  # outside our error tree: a bug in the agent (or in us)
@@ -175,7 +180,9 @@ class Turn:
         finally:
             span.end()
         progress = self.progress
-        response = progress.response or AgentResponse(output="".join(progress.chunks))
+        response = progress.response or AgentResponse(
+            output=make_storable("".join(progress.chunks))
+        )
         response = await self._record(response, cleanup)
         self.log.tokens = response.tokens or 0
         if response.is_error:
@@ -210,8 +217,9 @@ class Turn:
     ) -> AgentResponse:
         """Store the agent's tool units and answer, calibrate tokens, trim, and report."""
         writer, state = self.writer, self.writer.state
-        usage = response.usage
-        units = complete_units(response.messages)
+        usage = checked_usage(response.usage)
+        units = [self._counted(m) for m in complete_units(response.messages)]
+        self._warn_if_replaced()
         # After tool rounds, output tokens sum every round; the rounds' own tokens are on
         # their tool-call messages, so the answer is counted on its own.
         reported = None if units or usage is None else usage.output_tokens
@@ -258,15 +266,38 @@ class Turn:
 
     def _interrupted(self) -> list[Message]:
         """What an interrupted turn keeps: the tool calls that finished, and the partial text."""
-        text = "".join(self.progress.chunks)
+        text = make_storable("".join(self.progress.chunks))
+        self._warn_if_replaced()
         partial = Message(
             role="assistant", content=text, tokens=self.count(text), status="interrupted"
         )
         return [*self.progress.finished_tools(), partial]
 
-    async def _store_outcome(self, messages: list[Message]) -> None:
+    def _counted(self, message: Message) -> Message:
+        """``message``, its token count recounted if the agent gave one no store can hold."""
+        if message.tokens <= MAX_TOKENS:
+            return message
+        logger.warning(
+            "ignored an absurd token count from the agent: %d (more than %d)",
+            message.tokens,
+            MAX_TOKENS,
+            extra={"session_id": self.writer.session_id},
+        )
+        return dataclasses.replace(message, tokens=self.count(message.content))
+
+    def _warn_if_replaced(self) -> None:
+        if self.progress.unstorable:
+            logger.warning(
+                "the answer held characters that cannot be stored (a NUL or a lone "
+                "surrogate); they were stored as U+FFFD",
+                extra={"session_id": self.writer.session_id},
+            )
+
+    async def _store_outcome(self, make: Callable[[], list[Message]]) -> None:
         try:
-            await self.writer.append(messages)
+            # Made here, inside the guard: a message that cannot be made must not replace
+            # the turn's own error (or its cancellation) with a validation error.
+            await self.writer.append(make())
         except Exception:
             # The turn is already failing; keep its original error, log this one.
             logger.exception(
