@@ -18,7 +18,7 @@ from ._postgres_pool import Conn
 from .base import check_whole_session, session_owner, session_scope, session_title
 from .lease import new_revision
 
-__all__ = ["SessionWriter", "write_session"]
+__all__ = ["WholeSessionWriter", "write_session"]
 
 _T = TypeVar("_T")
 
@@ -54,7 +54,7 @@ class _Parts(Protocol):
     ) -> _T: ...
 
 
-class SessionWriter:
+class WholeSessionWriter:
     """``write_session`` of the ``SessionStore`` protocol, for ``PostgresStore``."""
 
     async def write_session(

@@ -18,7 +18,7 @@ from ._redis_keys import RedisOptions, encode_batch, metadata_fields
 from .base import check_whole_session, session_owner, session_scope, session_title
 from .lease import new_revision
 
-__all__ = ["SessionWriter"]
+__all__ = ["WholeSessionWriter"]
 
 
 class _Parts(Protocol):
@@ -38,7 +38,7 @@ class _Parts(Protocol):
     ) -> None: ...
 
 
-class SessionWriter:
+class WholeSessionWriter:
     """``write_session`` of the ``SessionStore`` protocol, for ``RedisStore``."""
 
     async def write_session(

@@ -18,7 +18,7 @@ from ._sqlite_ops import now_us, transaction
 from .base import check_whole_session, session_owner, session_scope, session_title
 from .lease import new_revision
 
-__all__ = ["SessionWriter", "write_session"]
+__all__ = ["WholeSessionWriter", "write_session"]
 
 _T = TypeVar("_T")
 _message_adapter: TypeAdapter[Message] = TypeAdapter(Message)
@@ -28,7 +28,7 @@ class _Calls(Protocol):
     async def _call(self, op: Callable[[sqlite3.Connection], _T]) -> _T: ...
 
 
-class SessionWriter:
+class WholeSessionWriter:
     """``write_session`` of the ``SessionStore`` protocol, for ``SQLiteStore``."""
 
     async def write_session(

@@ -96,7 +96,7 @@ from ._postgres_schema import (
     read_version,
     upgrade_schema,
 )
-from ._postgres_write import SessionWriter
+from ._postgres_write import WholeSessionWriter
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "SchemaUpgrade", "read_version", "upgrade_schema"]
 
@@ -107,7 +107,7 @@ _SWEEP_EVERY = 60.0
 _SWEEP_BATCH = 500
 
 
-class PostgresStore(SessionWriter):
+class PostgresStore(WholeSessionWriter):
     """Sessions in a PostgreSQL database, safe for many coroutines, processes and machines.
 
     Nothing connects until the first call. ``timeout`` is how long a call waits for a

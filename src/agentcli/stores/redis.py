@@ -71,7 +71,7 @@ from ._redis_keys import (
     to_us,
     ttl_ms,
 )
-from ._redis_write import SessionWriter
+from ._redis_write import WholeSessionWriter
 from .base import SessionInfo, check_spend, session_scope, session_title, validate_session_id
 from .lease import (
     DEFAULT_LEASE_TTL,
@@ -87,7 +87,7 @@ __all__ = ["RedisStore"]
 _PAGE = 500  # sessions read per round trip when listing or expiring
 
 
-class RedisStore(SessionWriter):
+class RedisStore(WholeSessionWriter):
     """Sessions on a Redis or Valkey server, or a Redis Cluster (see the module docstring).
 
     ``url`` is ``redis://[user:password@]host:6379/0``, ``rediss://...`` (TLS) or

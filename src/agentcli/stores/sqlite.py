@@ -48,7 +48,7 @@ from ..errors import ConfigError, StoreError
 from ..messages import Message
 from . import _sqlite_ops as sql
 from . import _sqlite_spend as spend
-from ._sqlite_write import SessionWriter
+from ._sqlite_write import WholeSessionWriter
 from ._thread import Worker
 from ._url_options import seconds_option
 from .base import SessionInfo, check_spend, validate_session_id
@@ -65,7 +65,7 @@ _FIRST_PAUSE = 0.0002
 _LAST_PAUSE = 0.004
 
 
-class SQLiteStore(SessionWriter):
+class SQLiteStore(WholeSessionWriter):
     """Sessions in one SQLite file, safe for many coroutines, threads and processes.
 
     Nothing is opened (no file, no thread) until the first call. A turn (take the lease,
