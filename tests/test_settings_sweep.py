@@ -40,6 +40,7 @@ NONSENSE_BY_FIELD: dict[str, list[str]] = {
     ],
     "redis_url": [CANARY, "http://127.0.0.1:6379", "redis://127.0.0.1/0?socket_timeout=nan"],
     "sentry_dsn": [CANARY, "ftp://key@host/1", "https://"],
+    "summary_agent": ["nosuch", "openai:", "a b:c"],
 }
 
 

@@ -14,7 +14,9 @@ from typing import Final
 
 from ._markdown_text import code_span, fenced, markdown_body, markdown_line
 from ._safe_text import escape_json
+from .context import pinned_exchange_seqs
 from .messages import Message
+from .session.window_cache import read_pins, summary_range
 from .stores.base import SessionInfo
 
 __all__ = ["TRIMMED_MARKER", "to_markdown"]
@@ -26,7 +28,9 @@ _ROLE_NAMES = {"system": "System", "user": "User", "assistant": "Assistant", "to
 
 def to_markdown(info: SessionInfo, messages: list[Message]) -> str:
     title = markdown_line(info.title) or markdown_line(f"Session {info.id}")
-    trimmed = [m for m in messages if _is_trimmed(m, info.window_start)]
+    # Pinned exchanges stay in the window wherever they are, like system messages.
+    pinned = pinned_exchange_seqs([m for m in messages if m.in_window], read_pins(info.metadata))
+    trimmed = [m for m in messages if _is_trimmed(m, info.window_start, pinned)]
     out = [
         f"# {title}",
         "",
@@ -46,23 +50,26 @@ def to_markdown(info: SessionInfo, messages: list[Message]) -> str:
         if marker_due and message.seq >= info.window_start:
             out.extend(_trim_rule())
             marker_due = False
-        out.extend(_render(message, trimmed=_is_trimmed(message, info.window_start)))
+        kept = message.seq in pinned
+        out.extend(
+            _render(message, trimmed=_is_trimmed(message, info.window_start, pinned), pinned=kept)
+        )
     if marker_due:  # every message is before the window's start
         out.extend(_trim_rule())
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _is_trimmed(message: Message, window_start: int) -> bool:
+def _is_trimmed(message: Message, window_start: int, pinned: frozenset[int]) -> bool:
     # System messages stay in the window wherever they are (the cleanup policy keeps them).
-    return message.seq < window_start and message.role != "system"
+    return message.seq < window_start and message.role != "system" and message.seq not in pinned
 
 
 def _trim_rule() -> list[str]:
     return ["---", "", f"✂ **{TRIMMED_MARKER}**", "", "---", ""]
 
 
-def _render(message: Message, *, trimmed: bool) -> list[str]:
-    out = [_heading(message, trimmed=trimmed), "", _details(message), ""]
+def _render(message: Message, *, trimmed: bool, pinned: bool = False) -> list[str]:
+    out = [_heading(message, trimmed=trimmed, pinned=pinned), "", _details(message), ""]
     if message.status == "interrupted":
         out += ["> ⚠ **Interrupted:** the answer was cut off; below is what had arrived.", ""]
     elif message.status == "failed":
@@ -81,12 +88,16 @@ def _render(message: Message, *, trimmed: bool) -> list[str]:
     return out
 
 
-def _heading(message: Message, *, trimmed: bool) -> str:
-    tags = [f"#{message.seq}", _ROLE_NAMES[message.role]]
+def _heading(message: Message, *, trimmed: bool, pinned: bool = False) -> str:
+    covered = summary_range(message)
+    role = f"Summary of messages #{covered[0]} to #{covered[1]}" if covered else None
+    tags = [f"#{message.seq}", role or _ROLE_NAMES[message.role]]
     if message.role == "tool" and message.name:
         tags.append(code_span(message.name))
     if message.status != "complete":
         tags.append("⚠ interrupted" if message.status == "interrupted" else "✖ failed")
+    if pinned:
+        tags.append("📌 pinned")
     if trimmed:
         tags.append("*trimmed*")
     return f"### {' · '.join(tags)}"

@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     cleanup_threshold: float = Field(DEFAULT_CLEANUP_THRESHOLD, gt=0, le=1)
     cleanup_target: float = Field(DEFAULT_CLEANUP_TARGET, gt=0, lt=1)
     min_messages_to_keep: int = Field(DEFAULT_MIN_MESSAGES_TO_KEEP, ge=0, le=10**6)
+    pin_first_message: bool = False  # keep each session's first user message through cleanups
+    # fifo trims the oldest exchanges; summarize replaces them with one summary, written by
+    # summary_agent (an agent spec; none: the session's own agent) within summary_timeout.
+    cleanup_strategy: Literal["fifo", "summarize"] = "fifo"
+    summary_agent: str | None = None
+    summary_timeout: float = Field(60.0, gt=0, le=3600)
     max_input_chars: int = Field(100_000, gt=0, le=10**9)
 
     # One turn at a time per session, across processes: the session lease.
@@ -177,6 +183,19 @@ class Settings(BaseSettings):
         mode="before",
     )(http_url_or_none)
     _lists = field_validator("mcp_servers", "cors_origins", mode="before")(json_string_list)
+
+    @field_validator("summary_agent", mode="after")
+    @classmethod
+    def _agent_spec(cls, value: str | None) -> str | None:
+        """A spec that cannot name an agent is refused now, not at the first cleanup."""
+        if value is None or not value.strip():
+            return None
+        from .agents.factory import parse_spec
+
+        try:
+            return parse_spec(value).text
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("ollama_base_url", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from ._export_document import EXPORT_FORMAT, EXPORT_VERSION, ExportDocument, to_
 from ._export_markdown import TRIMMED_MARKER, to_markdown
 from ._import_checks import MAX_IMPORT_BYTES, MAX_IMPORT_DEPTH, check_values, load_json
 from .errors import InvalidInputError, SessionNotFoundError
-from .session.window_cache import WINDOW_KEY
+from .session.window_cache import PINNED_KEY, WINDOW_KEY, read_pins
 from .stores.base import INT64_MAX, SessionStore, validate_session_id
 
 __all__ = [
@@ -93,6 +93,10 @@ async def import_session(
     # Without the trim marker: its seq numbers may not hold after renumbering, and without it
     # the first load finds the window from the transcript.
     metadata = {k: v for k, v in document.session.metadata.items() if k != WINDOW_KEY}
+    if PINNED_KEY in metadata:  # the pins follow their messages to the new numbers
+        renumbered = {m.seq: number for number, m in enumerate(messages, start=1)}
+        pins = read_pins(metadata)
+        metadata[PINNED_KEY] = [renumbered[s] for s in sorted(pins) if s in renumbered]
     written = await store.write_session(
         target, messages, window_start=window_start, metadata=metadata, replace=overwrite
     )

@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -201,6 +201,9 @@ class CleanupReport(BaseModel):
     window: Annotated[int, Field(gt=0)]
     reason: str = "threshold"
     warning: str | None = None
+    # How many messages one summary replaced (``summarize``: the live summary counts as one).
+    summarized: NonNegativeInt = 0
+    strategy: Literal["fifo", "summarize"] = "fifo"  # what was done (a failed summary: fifo)
 
     @property
     def changed(self) -> bool:

@@ -27,6 +27,7 @@ from ..tools import run_tool_calls
 from ._faults import Failure, Faults
 from ._watchdog import EventStream, IdleWatchdog
 from .accounting import TurnUsage
+from .offline import SUMMARY_REQUEST
 
 if TYPE_CHECKING:
     from ..tools import Tool
@@ -66,6 +67,8 @@ class ToolLoop:
         """The turn's events: text (when streamed), tool calls and results, then the answer."""
         client = await self.provider.client()
         tools, schemas = self.toolbox.current()
+        if SUMMARY_REQUEST in context.metadata:
+            tools, schemas = {}, []  # a summary is text only: no tool may run while writing it
         conversation = self._start(context)
         totals = TurnUsage()
         produced: list[Message] = []

@@ -12,7 +12,16 @@ from ..messages import AgentContext, AgentResponse
 from ..usage import Usage
 from .registry import DEFAULT_PROVIDER, keyed_providers
 
-__all__ = ["EchoAgent", "FunctionAgent"]
+__all__ = ["SUMMARY_REQUEST", "EchoAgent", "FunctionAgent"]
+
+SUMMARY_REQUEST = "summary_request"
+"""Key in ``AgentContext.metadata`` when the session asks for a summary of earlier messages
+(summarising compaction): ``{"messages": n, "from": seq, "to": seq}``. The input then holds
+those messages as a labelled transcript; an agent may answer a summary request differently
+(the echo agent extracts a short one; provider agents offer the model no tools)."""
+
+_USER_LINES = re.compile(r"^\[user\]\n(.*)$", re.MULTILINE)
+_ASKED = re.compile(r"The user asks that the summary: (.*)$", re.MULTILINE)
 
 
 def _offline_notice() -> str:
@@ -40,6 +49,8 @@ class EchoAgent(AgentInterface):
         self.notice = notice
 
     def _answer(self, context: AgentContext) -> str:
+        if SUMMARY_REQUEST in context.metadata:
+            return _extract_summary(context.input)
         text = f"You said: {context.input}"
         # Say once per session, on its first answer, what this agent is and how to change it.
         first = not any(m.role == "assistant" for m in context.conversation_history)
@@ -77,6 +88,20 @@ class EchoAgent(AgentInterface):
             chunks.append(chunk)
             yield TextDelta(chunk)
         yield TurnComplete(self._response(context, "".join(chunks)))
+
+
+def _extract_summary(request: str) -> str:
+    """A short, deterministic summary: the first words of the last three user messages (and
+    of the user's instructions for the summary, when there are some)."""
+    said = [_first_words(line) for line in _USER_LINES.findall(request)[-3:]]
+    text = "The user said: " + "; ".join(said) + "." if said else "Nothing the user said."
+    asked = _ASKED.search(request)
+    return f"{text} (Asked: {_first_words(asked.group(1))}.)" if asked else text
+
+
+def _first_words(text: str, count: int = 6) -> str:
+    words = text.split()
+    return " ".join(words[:count]) + ("…" if len(words) > count else "")
 
 
 AgentFunction = Callable[[AgentContext], "str | AgentResponse | Awaitable[str | AgentResponse]"]

@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
 
+from ..session.window_cache import summary_range
 from . import render
+from .sanitize import sanitize_inline
 
 if TYPE_CHECKING:
+    from ..messages import Message
     from ..session import SessionManager, SessionSnapshot
 
-__all__ = ["context_breakdown", "context_table"]
+
+__all__ = ["PIN", "PinnedExchange", "context_breakdown", "context_table", "pinned_exchanges"]
+
+PIN = "📌"
+SHOWN_PINS = 10  # pinned exchanges listed one per row; more are counted in one row
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedExchange:
+    """One pinned exchange of the window: its first message, how many messages, their tokens."""
+
+    first: Message
+    messages: int
+    tokens: int
+
+    def label(self, width: int = 48) -> Text:
+        """``📌 #3 user: the question…``"""
+        first = self.first
+        text = sanitize_inline(first.content, width) if first.content else "(tool calls)"
+        return Text.assemble(f"{PIN} ", (f"#{first.seq} ", "dim"), f"{first.role}: ", text)
+
+
+def pinned_exchanges(snapshot: SessionSnapshot) -> list[PinnedExchange]:
+    """The window's pinned exchanges, in order (each starts at its user message)."""
+    groups: list[list[Message]] = []
+    for message in snapshot.window:
+        if message.seq not in snapshot.pinned or message.role == "system":
+            continue
+        if message.role == "user" or not groups:
+            groups.append([])
+        groups[-1].append(message)
+    return [PinnedExchange(g[0], len(g), sum(m.tokens for m in g)) for g in groups]
 
 
 async def context_breakdown(manager: SessionManager, session_id: str) -> Table:
@@ -29,6 +64,10 @@ def _rows(snapshot: SessionSnapshot) -> dict[str, list[int]]:
         "tool results": [0, 0],
     }
     for message in snapshot.window:
+        covered = summary_range(message)
+        if covered is not None:
+            rows[f"summary of messages {covered[0]} to {covered[1]}"] = [1, message.tokens]
+            continue
         if message.role == "tool":
             key = "tool results"
         elif message.role == "assistant" and message.tool_calls:
@@ -78,8 +117,33 @@ def context_table(snapshot: SessionSnapshot) -> Table:
         Text(f"{usage.tokens:,} / {usage.window:,}", style),
         Text(render.percent(usage.tokens, usage.window), style),
     )
+    _pinned_rows(table, snapshot)
     if usage.trimmed:
         table.add_row(Text("trimmed out (still in /history)", "dim"), f"{usage.trimmed:,}", "", "")
     if usage.warning:
         table.caption = usage.warning
     return table
+
+
+def _pinned_rows(table: Table, snapshot: SessionSnapshot) -> None:
+    """What the pins keep: one row per pinned exchange, and their total (a part of the above)."""
+    exchanges = pinned_exchanges(snapshot)
+    if not exchanges:
+        return
+    window = snapshot.usage.window
+    table.add_section()
+    for exchange in exchanges[:SHOWN_PINS]:
+        tokens = exchange.tokens
+        row = (f"{exchange.messages:,}", f"{tokens:,}", render.percent(tokens, window))
+        table.add_row(exchange.label(), *row)
+    if len(exchanges) > SHOWN_PINS:
+        table.add_row(Text(f"{PIN} … {len(exchanges) - SHOWN_PINS} more (/pins)", "dim"))
+    count = sum(e.messages for e in exchanges)
+    tokens = sum(e.tokens for e in exchanges)
+    noun = "exchange" if len(exchanges) == 1 else "exchanges"
+    table.add_row(
+        Text(f"pinned: {len(exchanges)} {noun}, kept through cleanups", "bold"),
+        f"{count:,}",
+        f"{tokens:,}",
+        render.percent(tokens, window),
+    )

@@ -99,7 +99,17 @@ def cleanup_lines(cleanup: CleanupReport | None) -> list[Text]:
         return []
     lines: list[Text] = []
     trimmed = cleanup.trimmed
-    if trimmed:
+    if cleanup.summarized:
+        before = percent(cleanup.tokens_before, cleanup.window)
+        after = percent(cleanup.tokens_after, cleanup.window)
+        lines.append(
+            Text(
+                f"cleanup: summarised {cleanup.summarized} messages into 1, {before} → {after}"
+                " (the transcript keeps them; /history shows all)",
+                style="bold yellow",
+            )
+        )
+    elif trimmed:
         before = percent(cleanup.tokens_before, cleanup.window)
         after = percent(cleanup.tokens_after, cleanup.window)
         noun = "message" if trimmed == 1 else "messages"
@@ -192,8 +202,8 @@ def cost_summary(messages: Sequence[Message]) -> Text:
     priced = turns = 0
     for message in messages:
         usage = message.usage
-        if message.role != "assistant" or usage is None:
-            continue
+        if usage is None or message.role not in ("assistant", "system"):
+            continue  # a summary (system) carries the summariser's usage
         turns += 1
         tokens += usage.tokens or 0
         prompt += usage.input_tokens or 0

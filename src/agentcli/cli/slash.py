@@ -28,7 +28,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/help": ("show commands and keys", ""),
     "/context": ("what fills the context window", ""),
     "/clear": ("start a new, empty session (the old one is kept)", ""),
-    "/compact": ("trim the window to the cleanup target now", ""),
+    "/compact": (
+        "clean the window up now (instructions: summarise all but the last exchanges)",
+        "[INSTRUCTIONS]",
+    ),
+    "/pin": ("keep the last exchange (or message #N's) in the window through cleanups", "[N]"),
+    "/unpin": ("let cleanup drop message #N's exchange again", "N"),
+    "/pins": ("the pinned exchanges and their share of the window", ""),
     "/history": ("the whole transcript, or its last N messages", "[N]"),
     "/export": ("write the session to a file", "[PATH] [--format md|json] [--force]"),
     "/sessions": ("recent sessions", ""),
@@ -65,6 +71,9 @@ class SlashCommands:
             "/context": self.context,
             "/clear": self.clear,
             "/compact": self.compact,
+            "/pin": self.pin,
+            "/unpin": self.unpin,
+            "/pins": self.pins,
             "/history": self.history,
             "/export": self.export,
             "/sessions": self.sessions,
@@ -85,7 +94,8 @@ class SlashCommands:
             print_error(f"unknown command {sanitize_inline(name, 40)}{hint}; /help lists them")
             return
         try:
-            args = shlex.split(rest) if name != "/system" else ([rest.strip()] if rest else [])
+            free_text = name in ("/system", "/compact")  # taken as written, quotes and all
+            args = shlex.split(rest) if not free_text else ([rest.strip()] if rest.strip() else [])
             await handler(args)
         except AgentCLIError as exc:  # first: an InvalidInputError is also a ValueError
             print_error(str(exc))
@@ -127,11 +137,19 @@ class SlashCommands:
         self.out.print(Text(f"new session {self.repl.session_id}{back}", "green"))
 
     async def compact(self, args: list[str]) -> None:
-        _no_args(args)
         manager = await self.repl.manager()
-        report = await manager.compact(self.repl.session_id)
+        report = await manager.compact(self.repl.session_id, args[0] if args else None)
         before = render.percent(report.tokens_before, report.window)
-        if report.trimmed:
+        if report.summarized:
+            after = render.percent(report.tokens_after, report.window)
+            self.out.print(
+                Text(
+                    f"compacted: summarised {report.summarized} messages into 1, "
+                    f"{before} → {after}",
+                    "green",
+                )
+            )
+        elif report.trimmed:
             after = render.percent(report.tokens_after, report.window)
             self.out.print(
                 Text(f"compacted: trimmed {report.trimmed} messages, {before} → {after}", "green")
@@ -151,6 +169,22 @@ class SlashCommands:
         else:
             self.out.print(Text("nothing to trim: the window is at or below its target", "dim"))
         await self.repl.show_usage()
+
+    async def pin(self, args: list[str]) -> None:
+        from .pin_commands import pin
+
+        await pin(self.repl, self.out, args)
+
+    async def unpin(self, args: list[str]) -> None:
+        from .pin_commands import unpin
+
+        await unpin(self.repl, self.out, args)
+
+    async def pins(self, args: list[str]) -> None:
+        from .pin_commands import list_pins
+
+        _no_args(args)
+        await list_pins(self.repl, self.out, args)
 
     async def history(self, args: list[str]) -> None:
         last = _count_arg(args)

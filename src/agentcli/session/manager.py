@@ -18,8 +18,6 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncGenerator, Callable
-from contextlib import AbstractAsyncContextManager
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ..agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
@@ -34,10 +32,18 @@ from ..context import (
 from ..errors import AgentCLIError, BudgetExceededError, ConfigError, InvalidInputError
 from ..messages import AgentResponse, Message, check_storable
 from ..stores.base import SessionStore, validate_session_id
-from ..stores.lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, Lease, check_lease_times
+from ..stores.lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, check_lease_times
 from ..usage import CleanupReport
 from .budget import check_session_budget, record_session_spend
 from .locks import KeyedLocks
+from .pins import pin_exchange, unpin_exchange
+from .summarize import (
+    CleanupStrategy,
+    Compaction,
+    check_compaction,
+    compact_now,
+    summary_agent_from,
+)
 from .turn import Turn, TurnLog
 from .window_cache import (
     SYSTEM_PROMPT_KEY,
@@ -46,7 +52,7 @@ from .window_cache import (
     WindowState,
     load_window,
 )
-from .writer import SessionWriter
+from .writing import Writing
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -80,6 +86,10 @@ class SessionManager:
         lease_ttl: float = DEFAULT_LEASE_TTL,
         lease_wait: float = DEFAULT_LEASE_WAIT,
         max_session_cost: float | None = None,
+        pin_first_message: bool = False,
+        cleanup_strategy: CleanupStrategy = "fifo",
+        summary_agent: AgentInterface | None = None,
+        summary_timeout: float = 60.0,
     ) -> None:
         if max_session_cost is not None and not (
             math.isfinite(max_session_cost) and max_session_cost > 0
@@ -102,6 +112,7 @@ class SessionManager:
             min_keep=min_messages_to_keep,
         )
         check_lease_times(lease_ttl, lease_wait)
+        check_compaction(cleanup_strategy, summary_timeout)
         self.cleanup_threshold = cleanup_threshold
         self.cleanup_target = cleanup_target
         self.min_messages_to_keep = min_messages_to_keep
@@ -110,6 +121,10 @@ class SessionManager:
         self.lease_ttl = lease_ttl
         self.lease_wait = lease_wait
         self.max_session_cost = max_session_cost
+        self.pin_first_message = pin_first_message  # pins each session's first user message
+        self.cleanup_strategy: CleanupStrategy = cleanup_strategy
+        self.summary_agent = summary_agent  # None: the session's own agent summarises
+        self.summary_timeout = summary_timeout
         self._count = token_counter
         self._cache = WindowCache(cache_size)
         self._locks = KeyedLocks()
@@ -138,6 +153,10 @@ class SessionManager:
             lease_ttl=settings.lease_ttl,
             lease_wait=settings.lease_wait if lease_wait is None else lease_wait,
             max_session_cost=settings.max_session_cost,
+            pin_first_message=settings.pin_first_message,
+            cleanup_strategy=settings.cleanup_strategy,
+            summary_agent=summary_agent_from(settings),
+            summary_timeout=settings.summary_timeout,
         )
 
     @property
@@ -250,14 +269,32 @@ class SessionManager:
                 system_prompt=prompt,
                 system_prompt_tokens=self._tokens(prompt) if prompt else 0,
                 last_seq=state.last_seq,
+                pinned=state.pinned,
+                pins=tuple(sorted(state.pins)),
             )
 
     # ------------------------------------------------------------------ changing
 
-    async def compact(self, session_id: str) -> CleanupReport:
-        """Trim the window to the cleanup target now, whatever its level."""
+    async def compact(self, session_id: str, instructions: str | None = None) -> CleanupReport:
+        """Clean the window up to the cleanup target now, whatever its level, by the cleanup
+        strategy. With ``instructions`` (for the summary) everything but the last exchanges is
+        summarised, under either strategy."""
+        instructions = instructions.strip() if instructions else None
+        if instructions:
+            self._check_input(instructions)
+        strategy = "summarize" if instructions else self.cleanup_strategy
         async with self._writing(validate_session_id(session_id)) as writer:
-            return await writer.apply(writer.plan(), reason="compact")
+            return await compact_now(writer, self._compaction(strategy), instructions)
+
+    async def pin(self, session_id: str, seq: int) -> tuple[int, ...]:
+        """Keep message ``seq``'s exchange through cleanups (``session.pins``); the pins now."""
+        async with self._writing(validate_session_id(session_id)) as writer:
+            return await pin_exchange(writer, seq)
+
+    async def unpin(self, session_id: str, seq: int) -> tuple[int, ...]:
+        """Let cleanup drop message ``seq``'s exchange again; the pins now."""
+        async with self._writing(validate_session_id(session_id)) as writer:
+            return await unpin_exchange(writer, seq)
 
     async def clear(self, session_id: str) -> None:
         """Delete the session and its transcript."""
@@ -275,13 +312,15 @@ class SessionManager:
 
     async def close(self) -> None:
         await self.agent.aclose()
+        if self.summary_agent is not None and self.summary_agent is not self.agent:
+            await self.summary_agent.aclose()
         await self.store.close()
 
     # ------------------------------------------------------------------ guards and state
 
-    def _writing(self, session_id: str) -> _Writing:
+    def _writing(self, session_id: str) -> Writing:
         """Hold the session (local lock, then the store's lease) with a current window."""
-        return _Writing(self, session_id)
+        return Writing(self, session_id)
 
     async def _state(self, session_id: str, last_seq: int, revision: str) -> WindowState:
         """The cached window if it is current (the store's last ``seq`` and revision are
@@ -298,6 +337,18 @@ class SessionManager:
         )
         self._cache.put(session_id, state)
         return state
+
+    def _compaction(self, strategy: CleanupStrategy) -> Compaction | None:
+        """How this manager's cleanups run (``None``: first-in first-out)."""
+        if strategy != "summarize":
+            return None
+        return Compaction(
+            strategy,
+            lambda: self.summary_agent or self.agent,
+            self.summary_timeout,
+            self._tokens,
+            record_spend=self.max_session_cost is not None,
+        )
 
     def _new_tracker(self, tokens: int) -> ContextTracker:
         return ContextTracker(
@@ -339,47 +390,3 @@ class SessionManager:
             f"SessionManager(agent={self.agent!r}, store={type(self.store).__name__}, "
             f"window={self.context_window_size})"
         )
-
-
-class _Writing:
-    """``async with manager._writing(id) as writer`` (a class, not a generator: every turn)."""
-
-    __slots__ = ("_lease", "_lock", "_manager", "_session_id")
-
-    def __init__(self, manager: SessionManager, session_id: str) -> None:
-        self._manager = manager
-        self._session_id = session_id
-        self._lock = manager._locks.hold(session_id)
-        self._lease: AbstractAsyncContextManager[Lease] | None = None
-
-    async def __aenter__(self) -> SessionWriter:
-        manager, session_id = self._manager, self._session_id
-        await self._lock.__aenter__()
-        try:
-            lease_cm = manager.store.lease(
-                session_id, ttl=manager.lease_ttl, wait=manager.lease_wait
-            )
-            lease = await lease_cm.__aenter__()
-            self._lease = lease_cm
-            try:
-                state = await manager._state(session_id, lease.last_seq, lease.revision)
-            except BaseException:
-                self._lease = None
-                await lease_cm.__aexit__(None, None, None)
-                raise
-        except BaseException:
-            await self._lock.__aexit__(None, None, None)
-            raise
-        return SessionWriter(manager.store, manager._cache, session_id, state)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        try:
-            if self._lease is not None:
-                await self._lease.__aexit__(exc_type, exc, traceback)
-        finally:
-            await self._lock.__aexit__(exc_type, exc, traceback)

@@ -138,7 +138,8 @@ class Turn:
     async def run(self) -> AsyncGenerator[StreamEvent, None]:
         writer = self.writer
         await writer.append([Message(role="user", content=self.text, tokens=self.count(self.text))])
-        cleanup = await writer.maybe_trim()
+        # Checked here: a turn that cleans nothing up pays for no extra step.
+        cleanup = await self._first_cleanup() if writer.state.tracker.needs_cleanup else None
         self.log.history_length = len(writer.state.window) - 1
         span = self._span()
         try:
@@ -188,6 +189,16 @@ class Turn:
         if response.is_error:
             self.log.outcome = "agent_error"
         yield TurnComplete(response)
+
+    async def _first_cleanup(self) -> CleanupReport | None:
+        """The cleanup before the agent is asked (it may wait for a summariser)."""
+        try:
+            return await self.writer.maybe_trim()
+        except asyncio.CancelledError:
+            # Cancelled before the agent was asked: the question keeps an empty, interrupted
+            # answer, so the transcript's exchanges stay whole.
+            await asyncio.shield(self._store_outcome(self._interrupted))
+            raise
 
     def _span(self) -> tracing.Span:
         name = self.agent.name

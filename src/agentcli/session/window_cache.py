@@ -6,8 +6,14 @@ manager checks both under the session's lease before every turn, so another proc
 trims and prompt changes are never missed.
 
 A cold load reads only the window, not the whole transcript: the messages from the window's
-start, plus the few kept from before it (system messages), whose ``seq`` numbers the last trim
-recorded in the session's metadata (``WINDOW_KEY``) along with how many it trimmed.
+start, plus the few kept from before it (system messages and pinned exchanges), whose ``seq``
+numbers the last trim recorded in the session's metadata (``WINDOW_KEY``) along with how many it
+trimmed. The pins are the seqs in ``PINNED_KEY``; each keeps its whole exchange.
+
+A summary (summarising compaction) is a system message whose metadata says which messages it
+covers (``SUMMARY_KEY``). Only the newest summary is live: ``window_order`` keeps it right
+after the leading system messages and leaves the older ones (still in the transcript) out, the
+same way after a cleanup and on a cold load, so the cache and the store always agree.
 """
 
 from __future__ import annotations
@@ -18,23 +24,29 @@ from dataclasses import dataclass
 
 from pydantic import JsonValue
 
-from ..context import ContextTracker, ContextUsage
+from ..context import ContextTracker, ContextUsage, pinned_exchange_seqs
 from ..messages import Message
 from ..stores.base import SessionInfo, SessionStore
 
 __all__ = [
     "OVERHEAD_KEY",
+    "PINNED_KEY",
     "SYSTEM_PROMPT_KEY",
     "WINDOW_KEY",
     "SessionSnapshot",
     "WindowCache",
     "WindowState",
+    "read_pins",
+    "summary_range",
     "window_marker",
+    "window_order",
 ]
 
 SYSTEM_PROMPT_KEY = "system_prompt"  # in the session's metadata
 OVERHEAD_KEY = "overhead_tokens"  # on an answer: what the provider counted beyond the messages
 WINDOW_KEY = "window"  # in the session's metadata: {"kept": [seq, ...], "trimmed": n}
+SUMMARY_KEY = "summary"  # on a summary message: {"from": seq, "to": seq, "messages": n}
+PINNED_KEY = "pinned"  # in the session's metadata: the pinned seqs, as the user gave them
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +64,8 @@ class SessionSnapshot:
     system_prompt: str | None
     system_prompt_tokens: int
     last_seq: int
+    pinned: frozenset[int] = frozenset()  # every message of a pinned exchange
+    pins: tuple[int, ...] = ()  # the pinned seqs as given (``PINNED_KEY``), in order
 
     @property
     def trimmed(self) -> int:
@@ -70,6 +84,9 @@ class WindowState:
     system_prompt: str | None
     warning: str | None = None
     revision: str = ""
+    # Every message of a pinned exchange (from ``PINNED_KEY``): kept like system messages.
+    pinned: frozenset[int] = frozenset()
+    pins: frozenset[int] = frozenset()  # the pinned seqs as given
 
     def usage(self) -> ContextUsage:
         return self.tracker.usage(len(self.window), self.trimmed, self.warning)
@@ -129,7 +146,8 @@ async def load_window(
     metadata = info.metadata if info else {}
     prompt = metadata.get(SYSTEM_PROMPT_KEY)
     system_prompt = prompt if isinstance(prompt, str) else default_system_prompt
-    window, trimmed = await _read_window(store, session_id, info) if info else ([], 0)
+    pins = read_pins(metadata)
+    window, trimmed = await _read_window(store, session_id, info, pins) if info else ([], 0)
     overhead = stored_overhead(window)
     if overhead is None:
         overhead = count_tokens(system_prompt) if system_prompt else 0
@@ -141,11 +159,13 @@ async def load_window(
         trimmed=trimmed,
         system_prompt=system_prompt,
         revision=info.revision if info else "",
+        pinned=pinned_exchange_seqs(window, pins),
+        pins=pins,
     )
 
 
 async def _read_window(
-    store: SessionStore, session_id: str, info: SessionInfo
+    store: SessionStore, session_id: str, info: SessionInfo, pins: frozenset[int]
 ) -> tuple[list[Message], int]:
     """The window's messages and how many were trimmed, reading as little as possible."""
     start = info.window_start
@@ -153,14 +173,43 @@ async def _read_window(
     if marker is None:
         # Trimmed before the marker existed (or imported): find out from the whole transcript.
         transcript = await store.read(session_id)
-        trimmed = sum(1 for m in transcript if m.seq < start and m.role != "system")
-        return [m for m in transcript if m.in_window and (m.seq >= start or m.role == "system")], (
-            trimmed
-        )
+        pinned = pinned_exchange_seqs([m for m in transcript if m.in_window], pins)
+        early = [m for m in transcript if m.seq < start and m.role != "system"]
+        trimmed = sum(1 for m in early if m.seq not in pinned)
+        window = [
+            m
+            for m in transcript
+            if m.in_window and (m.seq >= start or m.role == "system" or m.seq in pinned)
+        ]
+        return window_order(window), trimmed
     kept_seqs, trimmed = marker
     kept = await store.read_seqs(session_id, kept_seqs) if kept_seqs else []
     recent = await store.read(session_id, since_seq=start)
-    return [m for m in (*kept, *recent) if m.in_window], trimmed
+    return window_order([m for m in (*kept, *recent) if m.in_window]), trimmed
+
+
+def summary_range(message: Message) -> tuple[int, int] | None:
+    """The ``(first, last)`` seq a summary message covers; ``None`` if it is no summary."""
+    if message.role != "system" or not message.metadata:
+        return None
+    value = message.metadata.get(SUMMARY_KEY)
+    if not isinstance(value, dict):
+        return None
+    first, last = value.get("from"), value.get("to")
+    if isinstance(first, int) and isinstance(last, int):
+        return first, last
+    return None
+
+
+def window_order(messages: list[Message]) -> list[Message]:
+    """The window with only its newest summary, placed right after the leading system
+    messages (older summaries stay in the transcript only). Unchanged if there is none."""
+    summaries = [m for m in messages if summary_range(m) is not None]
+    if not summaries:
+        return messages
+    rest = [m for m in messages if summary_range(m) is None]
+    at = next((i for i, m in enumerate(rest) if m.role != "system"), len(rest))
+    return [*rest[:at], summaries[-1], *rest[at:]]
 
 
 def window_marker(metadata: dict[str, JsonValue]) -> tuple[tuple[int, ...], int] | None:
@@ -174,6 +223,14 @@ def window_marker(metadata: dict[str, JsonValue]) -> tuple[tuple[int, ...], int]
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in kept):
         return None
     return tuple(s for s in kept if isinstance(s, int)), trimmed
+
+
+def read_pins(metadata: dict[str, JsonValue]) -> frozenset[int]:
+    """The pinned seqs in ``metadata``; anything that is not a list of seqs is ignored."""
+    value = metadata.get(PINNED_KEY)
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(s for s in value if isinstance(s, int) and not isinstance(s, bool) and s > 0)
 
 
 def marker_value(kept: list[int], trimmed: int) -> dict[str, JsonValue]:

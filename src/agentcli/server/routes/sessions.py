@@ -12,17 +12,18 @@ from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from ...context import ContextUsage
-from ...errors import AgentCLIError
+from ...errors import AgentCLIError, InvalidInputError
 from ...export import ExportFormat, export_filename, export_session
 from ...messages import Message
 from ...session import SessionManager
-from ...session.window_cache import SYSTEM_PROMPT_KEY
-from ...stores.base import SessionInfo
+from ...session.window_cache import SYSTEM_PROMPT_KEY, read_pins, summary_range
+from ...stores.base import INT64_MAX, SessionInfo
 from ...usage import CleanupReport, UsageLevel
 from ..auth import Principal
 from ..deps import ANONYMOUS, Caller, State, owned_session, owner_of
@@ -63,6 +64,9 @@ class SessionList(BaseModel):
     sessions: list[SessionSummary] = Field(description="most recently active first")
 
 
+_PINNED = "seqs of the pinned messages: each keeps its whole exchange in the window"
+
+
 class Transcript(BaseModel):
     id: str
     title: str
@@ -73,6 +77,7 @@ class Transcript(BaseModel):
         description="seq of the first message in the agent's window; earlier ones were trimmed"
     )
     system_prompt: str | None
+    pinned: list[int] = Field(description=_PINNED)
     messages: list[Message] = Field(description="every message, in seq order, lossless")
 
 
@@ -98,7 +103,13 @@ class SessionUsage(BaseModel):
     messages: int = Field(description="messages in the window")
     trimmed: int = Field(description="messages cleaned out of the window so far")
     warning: str | None
+    pinned: list[int] = Field(description=_PINNED)
     usage: UsageTotals
+
+
+class Pins(BaseModel):
+    session_id: str
+    pinned: list[int] = Field(description=_PINNED)
 
 
 class CancelResult(BaseModel):
@@ -185,6 +196,7 @@ async def get_session(
         tokens=info.tokens,
         window_start=info.window_start,
         system_prompt=prompt if isinstance(prompt, str) else manager.system_prompt,
+        pinned=sorted(read_pins(info.metadata)),
         messages=messages,
     )
 
@@ -206,6 +218,7 @@ async def session_usage(
         messages=context.messages,
         trimmed=context.trimmed,
         warning=context.warning,
+        pinned=list(snapshot.pins),
         usage=_totals(await state.store.read(session_id)),
     )
 
@@ -220,7 +233,8 @@ def _totals(messages: list[Message]) -> UsageTotals:
         usage = message.usage
         if usage is None:
             continue
-        totals["answers"] += 1
+        if summary_range(message) is None:  # a summary's usage counts, but it is no answer
+            totals["answers"] += 1
         totals["input_tokens"] += usage.input_tokens or 0
         totals["output_tokens"] += usage.output_tokens or 0
         totals["total_tokens"] += usage.tokens or 0
@@ -265,11 +279,62 @@ async def export(
     )
 
 
-@router.post("/{session_id}/compact", response_model=CleanupReport, summary="Trim the window now")
-async def compact(session_id: str, request: Request, state: State, caller: Caller) -> CleanupReport:
+class CompactRequest(BaseModel):
+    instructions: str | None = Field(
+        None,
+        max_length=100_000,
+        description="what the summary should keep or focus on; with them, everything but the "
+        "last exchanges is summarised, whatever the cleanup strategy",
+    )
+
+
+@router.post("/{session_id}/compact", response_model=CleanupReport, summary="Clean up now")
+async def compact(
+    session_id: str,
+    request: Request,
+    state: State,
+    caller: Caller,
+    body: Annotated[CompactRequest | None, Body()] = None,
+) -> CleanupReport:
+    """Trim the window to the cleanup target, or summarise (``summarize`` strategy, or with
+    ``instructions``). A summariser that fails falls back to trimming (``warning`` says so)."""
     await _owned(request, state, caller, session_id)
     _refuse_if_running(state, session_id, "compact")
-    return await _managed(_manager(state).compact(session_id))
+    instructions = body.instructions if body else None
+    return await _managed(_manager(state).compact(session_id, instructions))
+
+
+_SEQ = Annotated[int, PathParam(ge=1, le=INT64_MAX, description="the message's seq")]
+
+
+@router.post("/{session_id}/pins/{seq}", response_model=Pins, summary="Pin a message's exchange")
+async def pin(session_id: str, seq: _SEQ, request: Request, state: State, caller: Caller) -> Pins:
+    """Keep the message's whole exchange (question, tool calls, answer) in the window through
+    every cleanup. 422 when the message is no longer in the window, is a failed turn's entry,
+    or when the pins would not fit under the cleanup target; pinning again changes nothing."""
+    await _owned(request, state, caller, session_id)
+    _refuse_if_running(state, session_id, "pin a message of")
+    pins = await _pinning(_manager(state).pin(session_id, seq))
+    return Pins(session_id=session_id, pinned=list(pins))
+
+
+@router.delete("/{session_id}/pins/{seq}", response_model=Pins, summary="Unpin a message")
+async def unpin(session_id: str, seq: _SEQ, request: Request, state: State, caller: Caller) -> Pins:
+    """Let cleanup drop the message's exchange again; 422 when it is not pinned."""
+    await _owned(request, state, caller, session_id)
+    _refuse_if_running(state, session_id, "unpin a message of")
+    pins = await _pinning(_manager(state).unpin(session_id, seq))
+    return Pins(session_id=session_id, pinned=list(pins))
+
+
+async def _pinning(call: Awaitable[T]) -> T:
+    """A pin's refusal is 422: the request was well formed, the session cannot take it."""
+    try:
+        return await call
+    except InvalidInputError as exc:
+        raise ApiError(422, "pin_refused", str(exc), "invalid_request_error") from None
+    except AgentCLIError as exc:
+        raise api_error_for(exc) from None
 
 
 @router.post("/{session_id}/cancel", response_model=CancelResult, summary="Cancel its running turn")
