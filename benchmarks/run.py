@@ -1,7 +1,7 @@
-"""Run the benchmarks: ``python benchmarks/run.py [core|startup|providers|server|stores ...]
-[--json] [--quick]``.
+"""Run the benchmarks: ``python benchmarks/run.py [NAME ...] [--json] [--quick]``, NAME among
+core, startup, providers, server, stores and cleanup.
 
-With no name, all five run (about 5-7 minutes on the 2-core reference machine). Tables go to
+With no name, all six run (about 6-8 minutes on the 2-core reference machine). Tables go to
 stdout; progress goes to stderr. Exits 0 whatever the numbers are: these are measurements, not
 tests.
 """
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-NAMES = ("core", "startup", "providers", "server", "stores")
+NAMES = ("core", "startup", "providers", "server", "stores", "cleanup")
 
 
 def _bootstrap() -> None:
@@ -37,13 +37,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description="agentcli benchmarks: per-turn overhead and memory (core), process start-up "
         "(startup), provider agent overhead over a loopback server (providers), the web "
         "service against a bare FastAPI app (server), the session stores against their raw "
-        "drivers, and replicas sharing one Redis (stores).",
+        "drivers, and replicas sharing one Redis (stores), and context cleanup: planning a trim, "
+        "its cost in a turn, summarising's requests (cleanup).",
     )
     parser.add_argument(
         "names",
         nargs="*",
         metavar="NAME",
-        help="core, startup, providers, server or stores (default: all five)",
+        help="core, startup, providers, server, stores or cleanup (default: all six)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     parser.add_argument(
