@@ -53,7 +53,9 @@ def _count_in_new_process(cache: Path) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-c",
-            "from agentcli.tokens import count_tokens; print(count_tokens('a b c'))",
+            # The tokenizer itself (short ASCII alone would be counted from the rank index).
+            "from agentcli.tokens import count_tokens, get_encoding; get_encoding(); "
+            "print(count_tokens('a b c'))",
         ],
         capture_output=True,
         text=True,
