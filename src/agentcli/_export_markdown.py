@@ -16,7 +16,7 @@ from ._markdown_text import code_span, fenced, markdown_body, markdown_line
 from ._safe_text import escape_json
 from .context import pinned_exchange_seqs
 from .messages import Message
-from .session.window_cache import read_pins, summary_range
+from .session.window_cache import SYSTEM_PROMPT_KEY, read_pins, summary_range
 from .stores.base import SessionInfo
 
 __all__ = ["TRIMMED_MARKER", "to_markdown"]
@@ -45,6 +45,7 @@ def to_markdown(info: SessionInfo, messages: list[Message]) -> str:
             "*trimmed* were cleaned out of the agent's context window and are kept here."
         )
     out.append("")
+    out.extend(_system_prompt_section(info))
     marker_due = bool(trimmed)
     for message in messages:
         if marker_due and message.seq >= info.window_start:
@@ -57,6 +58,15 @@ def to_markdown(info: SessionInfo, messages: list[Message]) -> str:
     if marker_due:  # every message is before the window's start
         out.extend(_trim_rule())
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _system_prompt_section(info: SessionInfo) -> list[str]:
+    """What the agent is told before every turn (a body like a message's: it cannot forge a
+    heading of the transcript)."""
+    prompt = info.metadata.get(SYSTEM_PROMPT_KEY)
+    if not isinstance(prompt, str) or not prompt.strip():
+        return []
+    return ["### System prompt", "", markdown_body(prompt), ""]
 
 
 def _is_trimmed(message: Message, window_start: int, pinned: frozenset[int]) -> bool:

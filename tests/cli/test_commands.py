@@ -374,9 +374,9 @@ def test_agents_lists_specs_and_readiness(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("DEFAULT_MODEL", "gpt-4o-mini")
     data = json.loads(invoke("agents", "--json").stdout)
     assert data["default"] == "openai:gpt-4o-mini"
-    table = invoke("agents").stdout
-    assert "openai:MODEL" in table
-    assert "default agent" in table
+    listed = invoke("agents")
+    assert "openai:MODEL\tyes\t" in listed.stdout  # piped: tab-separated rows
+    assert "default agent: openai:gpt-4o-mini" in listed.stderr  # outside the rows
 
 
 def test_config_never_prints_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -93,7 +93,7 @@ async def test_two_round_tool_conversation(
             "TurnComplete",
         ]
         assert "".join(e.text for e in events if isinstance(e, TextDelta)) == (
-            "Let me check.It is sunny in Paris."
+            "Let me check.\n\nIt is sunny in Paris."  # two rounds, two paragraphs
         )
 
 

@@ -82,6 +82,10 @@ def _check_session(client: Client, messages: list[Message]) -> str:
     """The checks of one client's session; returns its answer's status."""
     _check_units(messages)
     assert [m.role for m in messages if m.role == "user"] == ["user"]
+    if messages[-1].role == "user":  # gone before the agent said or did anything: no answer
+        assert "tool_result" not in client.seen
+        assert "delta" not in client.seen
+        return "unanswered"
     answer = messages[-1]
     assert answer.role == "assistant"
     assert not answer.tool_calls

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from .provider_agent import ProviderAgent
 
-__all__ = ["PROVIDERS", "AgentSpec", "create_agent", "default_spec", "parse_spec"]
+__all__ = ["PROVIDERS", "AgentSpec", "check_spec", "create_agent", "default_spec", "parse_spec"]
 
 BUILTIN = ("echo",)
 
@@ -80,6 +80,34 @@ def default_spec(settings: Settings | None) -> str:
     if ":" in model:
         return model
     return f"{provider_for_model(model).prefix}:{model}"
+
+
+def check_spec(spec: str, settings: Settings) -> AgentSpec:
+    """Fail now, naming what to install or set, if a provider spec cannot work: its SDK is
+    not installed or its key is unset. Nothing is imported or contacted; the base URLs were
+    checked when ``settings`` loaded."""
+    parsed = parse_spec(spec)
+    info = PROVIDERS.get(parsed.kind)
+    if info is None:
+        return parsed
+    if importlib.util.find_spec(info.sdk_module) is None:
+        raise MissingDependencyError(f"the {info.prefix} agent", info.extra)
+    key = info.key(settings)
+    if info.key_variable is not None and (key is None or not key.get_secret_value()):
+        raise ConfigError(f"{parsed.text} needs an API key: {_key_hint(info)}")
+    return parsed
+
+
+def _key_hint(info: ProviderInfo) -> str:
+    """What to set for ``info``'s key, and the keyless provider for a local server."""
+    hint = f"set {info.key_variable} in the environment or in .env"
+    local = [p for p in PROVIDERS.values() if p.key_variable is None and p.wire == info.wire]
+    for other in local:
+        hint += (
+            f", or use {other.prefix}:MODEL for a local server that needs none "
+            f"({other.base_url_variable})"
+        )
+    return hint
 
 
 def create_agent(spec: str, settings: Settings | None = None, **options: Any) -> AgentInterface:

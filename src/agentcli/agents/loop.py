@@ -22,6 +22,7 @@ from .._units import complete_units
 from ..agent import StreamEvent, TextDelta, ToolCallEvent, ToolResultEvent, TurnComplete
 from ..messages import AgentContext, AgentResponse, Message
 from ..observability import tracing
+from ..request_options import turn_options
 from ..tokens import count_message_tokens
 from ..tools import run_tool_calls
 from ._faults import Failure, Faults
@@ -73,6 +74,7 @@ class ToolLoop:
         totals = TurnUsage()
         produced: list[Message] = []
         output = ""
+        shown = ""  # the last text streamed, from any round
         rounds = self.limits.max_tool_rounds
         for number in range(rounds + 1):
             allow = number < rounds
@@ -86,12 +88,14 @@ class ToolLoop:
                         self.wire.stream_state(),
                         self._watchdog(),
                         self.faults,
+                        after=shown,
                     )
                     try:
                         while (text := await chat.within(reader.next_text())) is not None:
                             yield TextDelta(text)
                     finally:
                         await reader.close()
+                    shown = reader.last
                     result = self._checked(reader.result())
                 else:
                     request = self.wire.complete(client, conversation, schemas, allow)
@@ -134,7 +138,9 @@ class ToolLoop:
     def _start(self, context: AgentContext) -> Conversation:
         history = [m for m in context.conversation_history if m.in_window]
         new = Message(role="user", content=context.input)
-        return self.wire.start(context.system_prompt, [*complete_units(history), new])
+        conversation = self.wire.start(context.system_prompt, [*complete_units(history), new])
+        conversation.options = turn_options(context.metadata, self.provider.info.wire)
+        return conversation
 
     def _response(self, output: str, totals: TurnUsage, produced: list[Message]) -> AgentResponse:
         faults = self.faults
@@ -223,14 +229,29 @@ def _round_attributes(result: Round) -> tracing.Attributes:
     }
 
 
+def paragraph_break(before: str, after: str) -> str:
+    """The line breaks that make ``after`` start a new paragraph after ``before`` (counting the
+    ones they already have), so text from two rounds is never glued into one word."""
+    have = len(before) - len(before.rstrip("\n")) + len(after) - len(after.lstrip("\n"))
+    return "\n" * max(0, 2 - have)
+
+
 class _StreamedRound:
     """Reads one streamed answer under the idle watchdog: its text pieces, then its round."""
 
-    __slots__ = ("_events", "_faults", "_state", "_watchdog")
+    __slots__ = ("_before", "_events", "_faults", "_state", "_watchdog", "last")
 
     def __init__(
-        self, events: EventStream, state: StreamState, watchdog: IdleWatchdog, faults: Faults
+        self,
+        events: EventStream,
+        state: StreamState,
+        watchdog: IdleWatchdog,
+        faults: Faults,
+        *,
+        after: str = "",
     ) -> None:
+        # The last text streamed so far (by earlier rounds until this one streams its own).
+        self.last = self._before = after
         self._events = events
         self._state = state
         self._watchdog = watchdog
@@ -245,6 +266,10 @@ class _StreamedRound:
                 if state.moved:
                     watchdog.progress()
                 if text:
+                    if self._before:  # the round's first text, after an earlier round's
+                        text = paragraph_break(self._before, text) + text
+                        self._before = ""
+                    self.last = text
                     return text
         except Exception as exc:
             error, cause = self._faults.translate(exc)

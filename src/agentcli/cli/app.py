@@ -10,7 +10,14 @@ import typer
 
 from .._version import __version__
 from .cmd_db import db_app
+from .cmd_models import models
+from .cmd_prompts import PromptOpt, prompts_app
 from .exits import handle_errors
+from .file_options import ExtractOpt, FilesOpt
+from .help_style import HelpGroup
+from .request_flags import RequestOpt
+from .session_options import LastOpt, SearchOpt
+from .text_options import MarkdownOpt
 
 __all__ = ["app"]
 
@@ -22,12 +29,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,  # never print locals (they may hold keys)
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=HelpGroup,  # help without Typer's <bool> and <str> placeholders
 )
 sessions_app = typer.Typer(
     help="List, show, export, import, delete and prune saved sessions.", no_args_is_help=True
 )
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(db_app, name="db")
+app.add_typer(prompts_app, name="prompts")
 
 # Options shared by chat and run.
 AgentOpt = Annotated[
@@ -85,11 +94,15 @@ def chat(
     session: SessionOpt = None,
     cont: ContinueOpt = False,
     system: SystemOpt = None,
+    saved_prompt: PromptOpt = None,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Show each answer once it is complete.")
     ] = False,
     ephemeral: EphemeralOpt = False,
     mcp: McpOpt = None,
+    option: RequestOpt = None,
+    files: FilesOpt = None,
+    markdown: MarkdownOpt = None,
 ) -> None:
     """Chat in the terminal. /help inside lists the slash commands."""
     from .cmd_chat import chat_command
@@ -99,9 +112,13 @@ def chat(
         session=session,
         cont=cont,
         system=system,
+        saved_prompt=saved_prompt,
         stream=not no_stream,
         ephemeral=ephemeral,
         mcp=mcp or [],
+        request_options=option or [],
+        files=files or [],
+        markdown=markdown,
     )
 
 
@@ -116,11 +133,16 @@ def run(
     session: SessionOpt = None,
     cont: ContinueOpt = False,
     system: SystemOpt = None,
+    saved_prompt: PromptOpt = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the response and its metadata as JSON.")
     ] = False,
     ephemeral: EphemeralOpt = False,
     mcp: McpOpt = None,
+    option: RequestOpt = None,
+    files: FilesOpt = None,
+    extract: ExtractOpt = False,
+    markdown: MarkdownOpt = None,
 ) -> None:
     """Answer one prompt and exit: 0 ok, 2 usage, 3 agent error, 4 config, 5 session or store,
     6 session busy, 7 cost budget spent, 129 terminal closed, 130 interrupted, 143 SIGTERM."""
@@ -132,9 +154,14 @@ def run(
         session=session,
         cont=cont,
         system=system,
+        saved_prompt=saved_prompt,
         json_output=json_output,
         ephemeral=ephemeral,
         mcp=mcp or [],
+        request_options=option or [],
+        files=files or [],
+        extract=extract,
+        markdown=markdown,
     )
 
 
@@ -142,24 +169,26 @@ def run(
 @handle_errors
 def sessions_list(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many.")] = 50,
+    search: SearchOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Sessions, most recently active first."""
     from .cmd_sessions import list_sessions
 
-    list_sessions(limit=limit, json_output=json_output)
+    list_sessions(limit=limit, json_output=json_output, search=search)
 
 
 @sessions_app.command("show")
 @handle_errors
 def sessions_show(
     session_id: Annotated[str, typer.Argument(metavar="ID", help="Id or unique prefix.")],
+    last: LastOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """The whole transcript of a session, with the window marker."""
+    """A session's transcript (or its last N messages), with the window marker."""
     from .cmd_sessions import show_session
 
-    show_session(session_id, json_output=json_output)
+    show_session(session_id, json_output=json_output, last=last)
 
 
 @sessions_app.command("export")
@@ -295,6 +324,9 @@ def agents(json_output: JsonOpt = False) -> None:
     from .cmd_info import agents_command
 
     agents_command(json_output=json_output)
+
+
+app.command()(models)
 
 
 @app.command()

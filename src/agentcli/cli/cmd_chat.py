@@ -20,9 +20,20 @@ def chat_command(
     stream: bool,
     ephemeral: bool,
     mcp: list[str],
+    files: list[str] | None = None,
+    saved_prompt: str | None = None,
+    request_options: list[str] | None = None,
+    markdown: bool | None = None,
 ) -> None:
+    from .attachments import read_attachment
+    from .cmd_prompts import system_prompt_from
+    from .request_flags import request_changes
+
     settings = load_cli_settings()
+    attachments = [read_attachment(name) for name in files or []]  # refused: exit 2 now
+    system = system_prompt_from(system, saved_prompt, settings)
     spec, fallback = choose_spec(agent, settings)
+    changes = request_changes(request_options, spec)
     mcp = mcp_specs(settings, mcp)
     store = open_cli_store(settings, ephemeral=ephemeral)
     options = ChatOptions(
@@ -34,6 +45,9 @@ def chat_command(
         stream=stream,
         ephemeral=ephemeral,
         mcp=mcp,
+        files=attachments,
+        request_options=changes,
+        markdown=markdown,
     )
     repl = Repl(settings, store, options)
     try:

@@ -11,8 +11,9 @@ from rich.text import Text
 
 from .._redact import redact_text
 from ..errors import AgentCLIError
-from .console import out_console, print_json
+from .console import err_console, out_console, print_json
 from .exits import FAILED, CLIExit
+from .rows import Rows
 from .runtime import load_cli_settings
 from .sanitize import sanitize_inline
 
@@ -75,8 +76,11 @@ def agents_command(*, json_output: bool) -> None:
         ready = Text("yes", "green") if row["ready"] else Text("no", "yellow")
         table.add_row(Text(row["spec"], "bold"), row["description"], ready, Text(row["note"]))
     console = out_console()
-    console.print(table)
-    console.print(Text.assemble("default agent: ", (sanitize_inline(default), "bold magenta")))
+    # Piped: spec, ready, description, note; the default goes to stderr, outside the rows.
+    lines = [[r["spec"], "yes" if r["ready"] else "no", r["description"], r["note"]] for r in rows]
+    console.print(Rows(table, lines))
+    default_line = Text.assemble("default agent: ", (sanitize_inline(default), "bold magenta"))
+    (console if console.is_terminal else err_console()).print(default_line)
 
 
 def config_command(*, json_output: bool) -> None:
@@ -91,7 +95,9 @@ def config_command(*, json_output: bool) -> None:
     for name, value in values.items():
         shown = "(not set)" if value is None else sanitize_inline(str(value), 300)
         table.add_row(Text(name), Text(shown, "dim" if value is None else ""))
-    out_console().print(table)
+    # Piped: ``name<TAB>value``, whole values, an unset one empty.
+    lines = [[name, "" if value is None else str(value)] for name, value in values.items()]
+    out_console().print(Rows(table, lines))
 
 
 # ---------------------------------------------------------------------- doctor

@@ -23,9 +23,12 @@ from .runtime import (
     resolve_session,
     uses_tools,
 )
+from .sanitize import sanitize
 from .stop_signals import StopSignals
 
 if TYPE_CHECKING:
+    from pydantic import JsonValue
+
     from ..config import Settings
     from ..messages import AgentResponse
     from ..session import SessionManager
@@ -53,10 +56,26 @@ def run_command(
     json_output: bool,
     ephemeral: bool,
     mcp: list[str],
+    files: list[str] | None = None,
+    extract: bool = False,
+    saved_prompt: str | None = None,
+    request_options: list[str] | None = None,
+    markdown: bool | None = None,
 ) -> None:
+    from .cmd_prompts import system_prompt_from
+    from .request_flags import request_changes
+
     settings = load_cli_settings()
+    system = system_prompt_from(system, saved_prompt, settings)
     text = read_prompt(prompt, settings.max_input_chars)
+    if files:
+        from .attachments import attach_files
+
+        text = attach_files(text, files, settings.max_input_chars, err_console())
+    if extract and json_output:
+        raise CLIExit(USAGE, "choose --json or --extract, not both")
     spec, _ = choose_spec(agent, settings)
+    changes = request_changes(request_options, spec)
     store = open_cli_store(settings, ephemeral=ephemeral)
     stop = StopSignals()
     turn = _run(
@@ -69,7 +88,10 @@ def run_command(
         system=system,
         mcp=mcp,
         json_output=json_output,
+        extract=extract,
         stop=stop,
+        options=changes,
+        markdown=markdown,
     )
     try:
         response = asyncio.run(turn)
@@ -95,6 +117,9 @@ async def _run(
     mcp: list[str],
     json_output: bool,
     stop: StopSignals,
+    extract: bool = False,
+    options: dict[str, JsonValue] | None = None,
+    markdown: bool | None = None,
 ) -> AgentResponse:
     from .mcp_tools import ToolsetKeeper, mcp_specs
 
@@ -111,41 +136,52 @@ async def _run(
             try:
                 if system is not None:
                     await manager.set_system_prompt(session_id, system)
-                response = await _show_turn(manager, session_id, text, json_output)
+                if options:
+                    await manager.update_options(session_id, options)
+                silent = json_output or extract
+                response = await _show_turn(manager, session_id, text, silent, markdown)
             finally:
                 await manager.agent.aclose()
         finally:
             await tools.close()
             await store.close()
-    _report(response, session_id, json_output)
+    _report(response, session_id, json_output, extract)
     return response
 
 
 async def _show_turn(
-    manager: SessionManager, session_id: str, text: str, json_output: bool
+    manager: SessionManager, session_id: str, text: str, silent: bool, markdown: bool | None
 ) -> AgentResponse:
-    from .stream_view import Mode, TurnView
+    from .stream_view import TurnView, choose_mode
+    from .text_options import show_markdown
     from .turn import run_turn
 
     console = out_console()
-    mode: Mode = "silent" if json_output else ("live" if console.is_terminal else "plain")
-    view = TurnView(console, mode, markdown=console.is_terminal, err_console=err_console())
+    rendered = show_markdown(markdown, console.is_terminal)
+    mode = "silent" if silent else choose_mode(console, markdown=rendered)
+    view = TurnView(console, mode, markdown=rendered, err_console=err_console())
     return await run_turn(manager, session_id, text, view)
 
 
-def _report(response: AgentResponse, session_id: str, json_output: bool) -> None:
+def _report(
+    response: AgentResponse, session_id: str, json_output: bool, extract: bool = False
+) -> None:
     if response.error is not None:
         print_error(f"the agent reported an error: {response.error}")
     if json_output:
         print(json.dumps({"session_id": session_id, **response.model_dump(mode="json")}))
         return
+    if extract and not response.is_error:
+        from .code_blocks import extracted_code
+
+        sys.stdout.write(extracted_code(sanitize(response.output)))
+        sys.stdout.flush()
     err = err_console()
     if not err.is_terminal:
         return
     for line in render.cleanup_lines(response.cleanup):
         err.print(line)
     if response.context is not None:
-        line = render.turn_line(response.context, response)
-        err.print(line.append(f" · session {session_id}", style="dim"))
+        err.print(render.turn_line(response.context, response, width=err.width, session=session_id))
     else:
         err.print(Text(f"session {session_id}", style="dim"))

@@ -47,7 +47,15 @@ def _with_store(work: Callable[[SessionStore], Awaitable[T]]) -> T:
     return asyncio.run(go())
 
 
-def list_sessions(*, limit: int, json_output: bool) -> None:
+def list_sessions(*, limit: int, json_output: bool, search: str | None = None) -> None:
+    if search is not None:
+        from .session_search import print_hits, search_sessions
+
+        if not search.strip():
+            raise CLIExit(USAGE, "--search needs some text to look for")
+        hits, cut = _with_store(lambda store: search_sessions(store, search, limit=limit))
+        print_hits(hits, search, truncated=cut, json_output=json_output)
+        return
     infos = _with_store(lambda store: store.list_sessions(limit=limit))
     if json_output:
         print_json([session_dict(info) for info in infos])
@@ -55,12 +63,12 @@ def list_sessions(*, limit: int, json_output: bool) -> None:
         out_console().print(sessions_table(infos))
 
 
-def show_session(session_id: str, *, json_output: bool) -> None:
+def show_session(session_id: str, *, json_output: bool, last: int | None = None) -> None:
     from . import render
 
     async def work(store: SessionStore) -> tuple[SessionInfo, list[Message]]:
         info = await find_session(store, session_id)
-        return info, await store.read(info.id)
+        return info, await store.read(info.id, last=last)
 
     info, messages = _with_store(work)
     if json_output:
@@ -71,8 +79,20 @@ def show_session(session_id: str, *, json_output: bool) -> None:
         return
     console = out_console()
     console.print(Text.assemble(("session ", "bold"), (sanitize_inline(info.id), "bold cyan")))
+    system_prompt = _system_prompt(info)
+    if system_prompt:  # what the agent is told before every turn: part of the conversation
+        console.print(
+            Text.assemble(("system prompt", "bold magenta"), "\n", sanitize(system_prompt))
+        )
     for block in render.transcript(messages, info.window_start):
         console.print(block)
+
+
+def _system_prompt(info: SessionInfo) -> str | None:
+    from ..session.window_cache import SYSTEM_PROMPT_KEY
+
+    prompt = info.metadata.get(SYSTEM_PROMPT_KEY)
+    return prompt if isinstance(prompt, str) else None
 
 
 def export_session_command(

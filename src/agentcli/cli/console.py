@@ -3,6 +3,11 @@
 Both are built with ``markup=False`` and ``emoji=False``: a string printed by mistake is shown
 as written, so model text can never become a live ``[link=...]`` or a style. The CLI's own
 styling is always spelled out with ``rich.text.Text``.
+
+A console whose stream is not a terminal (a pipe, a file, a CI log) gets exact text: no
+colour or style, and ``soft_wrap`` so no line is wrapped or cut at a width it never had.
+Layout that needs a width (rules, code blocks) gets a fixed 80 columns, whatever ``COLUMNS``
+says, so the same command writes the same bytes everywhere.
 """
 
 from __future__ import annotations
@@ -15,25 +20,40 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["err_console", "out_console", "print_json"]
+__all__ = ["PIPE_WIDTH", "err_console", "make_console", "out_console", "print_json"]
+
+PIPE_WIDTH = 80
 
 
-def _make(stderr: bool) -> Console:
+def make_console(stderr: bool) -> Console:
+    """A console for standard output or error, exact (see above) when it is not a terminal."""
     from rich.console import Console
 
-    return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    console = Console(stderr=stderr, markup=False, emoji=False, highlight=False)
+    if console.is_terminal:
+        return console
+    return Console(
+        stderr=stderr,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=True,
+        no_color=True,
+        color_system=None,
+        width=PIPE_WIDTH,
+    )
 
 
 @cache
 def out_console() -> Console:
     """The console for standard output."""
-    return _make(stderr=False)
+    return make_console(stderr=False)
 
 
 @cache
 def err_console() -> Console:
     """The console for messages: notices, warnings and errors go to standard error."""
-    return _make(stderr=True)
+    return make_console(stderr=True)
 
 
 def print_json(value: Any) -> None:

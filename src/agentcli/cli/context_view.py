@@ -17,10 +17,19 @@ if TYPE_CHECKING:
     from ..session import SessionManager, SessionSnapshot
 
 
-__all__ = ["PIN", "PinnedExchange", "context_breakdown", "context_table", "pinned_exchanges"]
+__all__ = [
+    "PIN",
+    "ContextRow",
+    "PinnedExchange",
+    "context_breakdown",
+    "context_rows",
+    "context_table",
+    "pinned_exchanges",
+]
 
 PIN = "📌"
 SHOWN_PINS = 10  # pinned exchanges listed one per row; more are counted in one row
+OVERHEAD = "overhead (framing, tool schemas, provider count)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +64,29 @@ async def context_breakdown(manager: SessionManager, session_id: str) -> Table:
     return context_table(await manager.snapshot(session_id))
 
 
-def _rows(snapshot: SessionSnapshot) -> dict[str, list[int]]:
-    rows: dict[str, list[int]] = {
+@dataclass(frozen=True, slots=True)
+class ContextRow:
+    """One part of the window: ``messages`` is ``None`` for parts that are not messages (the
+    system prompt, the overhead). The rows of a window add up to its usage, both columns."""
+
+    name: str
+    messages: int | None
+    tokens: int
+
+
+def context_rows(snapshot: SessionSnapshot) -> list[ContextRow]:
+    """The system prompt, messages by role, summaries, tool calls and results, and overhead:
+    every window message in exactly one row (a summary is not also a system message)."""
+    system_tokens = min(snapshot.system_prompt_tokens, snapshot.overhead)
+    # The overhead is the provider's count beyond the messages; the system prompt is part of it.
+    rows = [ContextRow("system prompt", None, system_tokens)]
+    rows += [ContextRow(name, count, tokens) for name, (count, tokens) in _by_part(snapshot)]
+    rows.append(ContextRow(OVERHEAD, None, snapshot.overhead - system_tokens))
+    return rows
+
+
+def _by_part(snapshot: SessionSnapshot) -> list[tuple[str, list[int]]]:
+    parts: dict[str, list[int]] = {
         "system messages": [0, 0],
         "user messages": [0, 0],
         "assistant answers": [0, 0],
@@ -66,9 +96,8 @@ def _rows(snapshot: SessionSnapshot) -> dict[str, list[int]]:
     for message in snapshot.window:
         covered = summary_range(message)
         if covered is not None:
-            rows[f"summary of messages {covered[0]} to {covered[1]}"] = [1, message.tokens]
-            continue
-        if message.role == "tool":
+            key = f"summary of messages {covered[0]} to {covered[1]}"
+        elif message.role == "tool":
             key = "tool results"
         elif message.role == "assistant" and message.tool_calls:
             key = "tool calls"
@@ -76,39 +105,24 @@ def _rows(snapshot: SessionSnapshot) -> dict[str, list[int]]:
             key = {"system": "system messages", "user": "user messages"}.get(
                 message.role, "assistant answers"
             )
-        rows[key][0] += 1
-        rows[key][1] += message.tokens
-    return rows
+        counts = parts.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += message.tokens
+    return [(name, counts) for name, counts in parts.items() if counts[0]]
 
 
 def context_table(snapshot: SessionSnapshot) -> Table:
     """The breakdown of ``snapshot``: its rows add up to the total shown."""
     usage = snapshot.usage
-    system_tokens = min(snapshot.system_prompt_tokens, snapshot.overhead)
-    # The overhead is the provider's count beyond the messages; the system prompt is part of it.
-    other_overhead = snapshot.overhead - system_tokens
-    rows = _rows(snapshot)
-
     table = Table(show_edge=False, header_style="bold", title_justify="left")
     table.add_column("part")
     table.add_column("messages", justify="right")
     table.add_column("tokens", justify="right")
     table.add_column("share", justify="right")
-
-    def share(tokens: int) -> str:
-        return render.percent(tokens, usage.window)
-
-    prompt_count = "1" if snapshot.system_prompt else "0"
-    table.add_row("system prompt", prompt_count, f"{system_tokens:,}", share(system_tokens))
-    for name, (count, tokens) in rows.items():
-        if count:
-            table.add_row(name, f"{count:,}", f"{tokens:,}", share(tokens))
-    table.add_row(
-        Text("overhead (framing, tool schemas, provider count)", "dim"),
-        "",
-        f"{other_overhead:,}",
-        share(other_overhead),
-    )
+    for row in context_rows(snapshot):
+        name = Text(row.name, "dim") if row.name == OVERHEAD else row.name
+        count = "" if row.messages is None else f"{row.messages:,}"
+        table.add_row(name, count, f"{row.tokens:,}", render.percent(row.tokens, usage.window))
     table.add_section()
     style = render.LEVEL_STYLE[usage.level.value]
     table.add_row(
@@ -141,8 +155,8 @@ def _pinned_rows(table: Table, snapshot: SessionSnapshot) -> None:
     count = sum(e.messages for e in exchanges)
     tokens = sum(e.tokens for e in exchanges)
     noun = "exchange" if len(exchanges) == 1 else "exchanges"
-    table.add_row(
-        Text(f"pinned: {len(exchanges)} {noun}, kept through cleanups", "bold"),
+    table.add_row(  # a part of the window's rows above, not more of it
+        Text(f"of which pinned: {len(exchanges)} {noun}, kept through cleanups", "bold"),
         f"{count:,}",
         f"{tokens:,}",
         render.percent(tokens, window),

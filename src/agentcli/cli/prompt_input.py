@@ -5,6 +5,7 @@ Keys:
 - a message that starts with three double quotes is a block: Enter adds lines until a line
   ends with three double quotes again (the quotes are not sent);
 - Tab completes slash commands (and session ids after ``/resume``, specs after ``/agent``);
+  Esc closes the completion menu;
 - Ctrl-C clears the line, Ctrl-D on an empty line exits, Up/Down and Ctrl-R search history.
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
-from prompt_toolkit.filters import Condition
+from prompt_toolkit.filters import Condition, has_completions
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
@@ -84,6 +85,12 @@ def _key_bindings() -> KeyBindings:
     @bindings.add("escape", "enter")
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
+
+    # Eager: with the menu open, Esc closes it at once (and an Enter after it sends the line
+    # rather than being read as Esc+Enter, a new line).
+    @bindings.add("escape", filter=has_completions, eager=True)
+    def _close_menu(event: KeyPressEvent) -> None:
+        event.current_buffer.cancel_completion()
 
     @bindings.add("enter", filter=Condition(lambda: _block_is_open()))
     def _block_newline(event: KeyPressEvent) -> None:

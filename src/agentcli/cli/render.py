@@ -53,36 +53,88 @@ def percent(tokens: int, window: int) -> str:
 
 def gauge(tokens: int, window: int, level: str | None = None, width: int = BAR_WIDTH) -> Text:
     """``context ██████░░░░ 3,412 / 100,000 tokens (34%)`` in the level's colour."""
+    return _gauge(tokens, window, level, bar=width)
+
+
+def _gauge(tokens: int, window: int, level: str | None, *, bar: int, short: bool = False) -> Text:
+    """The gauge with a ``bar`` cells wide bar (none at 0); ``short``: ``ctx 3.4k/100k (34%)``."""
     fraction = tokens / window if window else 0.0
     style = LEVEL_STYLE.get(level or level_for(fraction), "green")
-    filled = min(width, round(fraction * width))
-    if fraction > 0 and filled == 0:
-        filled = 1  # something is in the window: show it
-    return Text.assemble(
-        ("context ", "dim"),
-        ("█" * filled, style),
-        ("░" * (width - filled), "dim"),
-        " ",
-        (f"{tokens:,} / {window:,} tokens ({percent(tokens, window)})", style),
-    )
+    line = Text().append("ctx " if short else "context ", "dim")
+    if bar:
+        filled = min(bar, round(fraction * bar))
+        if fraction > 0 and filled == 0:
+            filled = 1  # something is in the window: show it
+        line.append("█" * filled, style).append("░" * (bar - filled), "dim").append(" ")
+    share = percent(tokens, window)
+    if short:
+        return line.append(f"{compact(tokens)}/{compact(window)} ({share})", style)
+    return line.append(f"{tokens:,} / {window:,} tokens ({share})", style)
 
 
-def turn_line(context: ContextReport, response: AgentResponse | None = None) -> Text:
-    """The gauge after a turn, with the turn's tokens and cost when the agent reported them."""
-    line = gauge(context.tokens, context.window, context.level.value)
+def compact(number: int) -> str:
+    """``950``, ``3.4k``, ``5k``, ``100k``, ``1.2M``: a count in a few characters."""
+    for size, unit in ((1_000_000, "M"), (1_000, "k")):
+        if number >= size:
+            value = number / size
+            shown = f"{value:.1f}".removesuffix(".0") if value < 10 else f"{value:,.0f}"
+            return shown + unit
+    return str(number)
+
+
+# The turn line's forms, longest first: (bar width, short gauge, turn tokens as, session shown).
+_FORMS = (
+    (BAR_WIDTH, False, "full", True),
+    (BAR_WIDTH, False, "tokens", True),
+    (BAR_WIDTH // 2, False, "tokens", True),
+    (0, False, "tokens", True),
+    (0, False, "compact", True),
+    (0, True, "compact", True),
+    (0, True, "", True),
+    (0, True, "", False),
+)
+
+
+def turn_line(
+    context: ContextReport,
+    response: AgentResponse | None = None,
+    *,
+    width: int | None = None,
+    session: str | None = None,
+) -> Text:
+    """The gauge after a turn, with the turn's tokens and cost when the agent reported them
+    (and the session, if given): the longest form that fits ``width`` cells, all of it when
+    ``width`` is ``None`` (not a terminal: nothing is cut there)."""
+    line = Text()
+    for bar, short, tokens, with_session in _FORMS:
+        line = _gauge(context.tokens, context.window, context.level.value, bar=bar, short=short)
+        extras = _turn_extras(response, tokens)
+        if session is not None and with_session:
+            extras.append(f"session {sanitize_inline(session, 64)}")
+        if extras:
+            line.append(" · " + " · ".join(extras), style="dim")
+        if width is None or line.cell_len <= width:
+            return line
+    return line
+
+
+def _turn_extras(response: AgentResponse | None, tokens: str) -> list[str]:
+    """``turn 1,234 tokens (1,000 in, 234 out)`` (or shorter, per ``tokens``) and the cost."""
     if response is None:
-        return line
+        return []
     extras: list[str] = []
-    if response.tokens is not None:
-        detail = ""
-        if response.prompt_tokens is not None and response.completion_tokens is not None:
-            detail = f" ({response.prompt_tokens:,} in, {response.completion_tokens:,} out)"
-        extras.append(f"turn {response.tokens:,} tokens{detail}")
+    if response.tokens is not None and tokens:
+        if tokens == "compact":
+            extras.append(f"turn {compact(response.tokens)}")
+        else:
+            given, made = response.prompt_tokens, response.completion_tokens
+            detail = ""
+            if tokens == "full" and given is not None and made is not None:
+                detail = f" ({given:,} in, {made:,} out)"
+            extras.append(f"turn {response.tokens:,} tokens{detail}")
     if response.cost is not None:
         extras.append(format_cost(response.cost))
-    if extras:
-        line.append(" · " + " · ".join(extras), style="dim")
-    return line
+    return extras
 
 
 def format_cost(cost: float) -> str:
@@ -148,13 +200,20 @@ def tool_result_line(message: Message) -> Text:
 
 
 def answer(text: str, markdown: bool = True) -> RenderableType:
-    """A whole answer: Markdown with link targets shown as text, or plain text."""
+    """A whole answer: Markdown with link targets shown as text, or plain text. Markdown
+    keeps the answer's line breaks: ``roses are red`` and ``violets are blue`` on two lines
+    stay on two lines (CommonMark would join them into one)."""
     safe = sanitize(text)
     if not markdown:
         return Text(safe)
     from rich.markdown import Markdown
 
-    return Markdown(safe, hyperlinks=False)
+    rendered = Markdown(safe, hyperlinks=False)
+    for block in rendered.parsed:
+        for token in block.children or ():
+            if token.type == "softbreak":
+                token.type = "hardbreak"
+    return rendered
 
 
 _ROLE_STYLE = {"user": "bold cyan", "assistant": "bold magenta", "system": "bold", "tool": "dim"}

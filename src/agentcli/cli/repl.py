@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..messages import AgentResponse
     from ..session import SessionManager
     from ..stores.base import SessionStore
+    from .attachments import Attachment
 
 __all__ = ["ChatOptions", "Repl"]
 
@@ -56,6 +57,9 @@ class ChatOptions:
     stream: bool = True
     ephemeral: bool = False
     mcp: list[str] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)  # -f: sent with the first message
+    request_options: dict[str, Any] = field(default_factory=dict)  # -o, checked
+    markdown: bool | None = None  # --markdown/--raw; /markdown toggles
 
 
 class Repl:
@@ -74,12 +78,15 @@ class Repl:
         self._agent_task: asyncio.Future[AgentInterface] | None = None
         # The --system prompt, for the session it is to be set on (once that session is known).
         self._pending_system: tuple[str, str] | None = None
+        self._pending_options: str | None = None  # the session the -o options are for
         self.commands = SlashCommands(self)
         self._session_ids: list[str] = []
         self._background: set[asyncio.Future[None]] = set()
         self._notices: list[str] = []
         self._tools = ToolsetKeeper(options.mcp)
         self.stop = StopSignals()  # SIGTERM or SIGHUP during a turn ends the chat after it
+        self.markdown = self.console.is_terminal if options.markdown is None else options.markdown
+        self.draft = ""  # a refused message, offered again at the next prompt (and to /edit)
 
     # ------------------------------------------------------------------ start and loop
 
@@ -105,6 +112,10 @@ class Repl:
         self._set_system_later()
         self.start_agent(self.spec)
         self._banner(resumed=info is not None, messages=info.message_count if info else 0)
+        if info is not None:  # where the user was, before the first prompt
+            from .resume_view import show_recent
+
+            await show_recent(self.console, self.store, self.session_id)
         if self.options.cont and info is None:
             self.err.print(Text("no earlier session to continue: starting a new one", "yellow"))
 
@@ -113,7 +124,9 @@ class Repl:
         if text.lstrip().startswith("/") and "\n" not in text.strip():
             await self.commands.dispatch(text.strip())
         else:
-            await self.turn(text)
+            from .attachments import send_message
+
+            await send_message(self, text)
 
     async def _read(self, prompt: PromptSession[str] | None) -> str | None:
         from .prompt_input import unwrap_block
@@ -125,7 +138,8 @@ class Repl:
         self._session_ids = [s.id for s in await self.store.list_sessions(limit=50)]
         while True:
             try:
-                return unwrap_block(await prompt.prompt_async())
+                draft, self.draft = self.draft, ""
+                return unwrap_block(await prompt.prompt_async(default=draft))
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt clears the line
             except EOFError:
@@ -133,12 +147,17 @@ class Repl:
 
     def _prompt_session(self) -> PromptSession[str]:
         from .prompt_input import SlashCompleter, make_prompt_session
+        from .prompt_store import prompt_names
         from .slash import AGENT_SPECS, COMMANDS
 
         history = None if self.options.ephemeral else self.settings.data_dir / "history"
         completer = SlashCompleter(
             {name: meta for name, (meta, _) in COMMANDS.items()},
-            {"/resume": lambda: self._session_ids, "/agent": lambda: AGENT_SPECS},
+            {
+                "/resume": lambda: self._session_ids,
+                "/agent": lambda: AGENT_SPECS,
+                "/prompt": lambda: prompt_names(self.settings.data_dir),
+            },
         )
         return make_prompt_session(history, completer)
 
@@ -222,9 +241,9 @@ class Repl:
 
     async def switch_agent(self, spec: str) -> SessionManager:
         """``/agent SPEC``: the new agent is built first; if that fails, the old one stays."""
-        from ..agents.factory import parse_spec
+        from ..agents.factory import check_spec
 
-        parse_spec(spec)
+        check_spec(spec, self.settings)  # no key or SDK: say so now, and keep the old agent
         sources = await self._sources() if uses_tools(spec) else []
         agent = await asyncio.to_thread(build_agent, spec, self.settings, sources)
         future: asyncio.Future[AgentInterface] = asyncio.get_running_loop().create_future()
@@ -260,12 +279,16 @@ class Repl:
             self._pending_system = None
             if session_id == self.session_id:  # not if /resume switched away meanwhile
                 await self._manager.set_system_prompt(session_id, prompt)
+        if self._pending_options == self.session_id:
+            await self._manager.update_options(self.session_id, self.options.request_options)
+        self._pending_options = None
         return self._manager
 
     def _set_system_later(self) -> None:
-        """The --system prompt goes to the current session when the manager is next needed."""
+        """--system and -o go to the current session when the manager is next needed."""
         prompt = self.options.system
         self._pending_system = (self.session_id, prompt) if prompt is not None else None
+        self._pending_options = self.session_id if self.options.request_options else None
 
     async def new_session(self) -> str | None:
         """``/clear``: switch to a new session with the --system prompt the chat started with.
@@ -286,13 +309,11 @@ class Repl:
     # ------------------------------------------------------------------ a turn
 
     async def turn(self, text: str) -> None:
-        from .stream_view import Mode, TurnView
+        from .stream_view import TurnView, choose_mode
         from .turn import run_turn
 
-        mode: Mode = "live" if self.console.is_terminal else "plain"
-        view = TurnView(
-            self.console, mode if self.options.stream else "quiet", err_console=self.err
-        )
+        mode = choose_mode(self.console, stream=self.options.stream, markdown=self.markdown)
+        view = TurnView(self.console, mode, markdown=self.markdown, err_console=self.err)
 
         async def body() -> AgentResponse:
             # Waiting for a provider agent still loading is part of the turn: Ctrl-C stops it.
@@ -322,7 +343,8 @@ class Repl:
         for line in render.cleanup_lines(response.cleanup):
             self.console.print(line)
         if response.context is not None:
-            self.console.print(render.turn_line(response.context, response))
+            width = self.console.width if self.console.is_terminal else None
+            self.console.print(render.turn_line(response.context, response, width=width))
 
     async def show_usage(self) -> None:
         manager = await self.manager()

@@ -51,38 +51,37 @@ def load_cli_settings() -> Settings:
     return settings
 
 
-def open_cli_store(settings: Settings, *, ephemeral: bool = False) -> SessionStore:
-    """The configured store (a SQLite file in the data directory by default)."""
+def open_cli_store(settings: Settings, *, ephemeral: bool | None = None) -> SessionStore:
+    """The configured store (a SQLite file in the data directory by default). A SQLite file
+    that cannot be written fails here, naming the fix (``ephemeral`` is ``None`` for commands
+    without ``--ephemeral``)."""
     from ..stores import open_store
 
     url = MEMORY_URL if ephemeral else settings.resolved_store_url
     if url.startswith("sqlite:"):
-        from .privacy import warn_if_not_private
+        from .privacy import sqlite_file, warn_if_not_private
+        from .store_check import check_store_writable
 
-        _ensure_data_dir(settings)
+        database = sqlite_file(settings)
+        if database is not None:
+            check_store_writable(settings, database, ephemeral=ephemeral)
         warn_if_not_private(settings)
     return open_store(url, session_ttl=settings.session_ttl, pool_size=settings.store_pool_size)
 
 
-def _ensure_data_dir(settings: Settings) -> None:
-    """The store would create it too, but only this error names the setting to change."""
-    from .._private_files import make_private_dir
-
-    try:
-        make_private_dir(settings.data_dir)  # sessions are private: 0700, whatever the umask
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot create the data directory {settings.data_dir}: {exc.strerror or exc} "
-            "(set AGENTCLI_DATA_DIR to a directory you can write)"
-        ) from None
-
-
 def choose_spec(spec: str | None, settings: Settings) -> tuple[str, bool]:
-    """The agent spec to use and whether it is the offline fallback (nothing configured)."""
-    from ..agents.factory import default_spec, parse_spec
+    """The agent spec to use and whether it is the offline fallback (nothing configured).
+
+    An unknown spec, a missing SDK or an unset key fails here, before anything is shown."""
+    from ..agents.factory import check_spec, default_spec
 
     chosen = spec or default_spec(settings)
-    parse_spec(chosen)  # an unknown spec fails here, before anything else happens
+    try:
+        check_spec(chosen, settings)
+    except ConfigError as exc:
+        if spec is None:  # say where the spec came from: nobody typed it
+            raise ConfigError(f"DEFAULT_MODEL={settings.default_model}: {exc}") from None
+        raise
     return chosen, spec is None and chosen == "echo"
 
 

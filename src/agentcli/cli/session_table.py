@@ -1,4 +1,5 @@
-"""Sessions as a table (a terminal) or as JSON-ready dicts (``--json``)."""
+"""Sessions as a table (a terminal), tab-separated lines (a pipe) or JSON-ready dicts
+(``--json``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from .rows import Rows
 from .sanitize import sanitize_inline
 
 if TYPE_CHECKING:
@@ -31,7 +33,17 @@ def ago(moment: datetime, now: datetime | None = None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d")
 
 
-def sessions_table(infos: Sequence[SessionInfo], current: str | None = None) -> Table | Text:
+def sessions_table(infos: Sequence[SessionInfo], current: str | None = None) -> Rows:
+    """A table on a terminal; piped, one line per session: id, title, messages, tokens and
+    the last activity as an ISO time (nothing at all when there are none)."""
+    rows = [
+        [i.id, i.title or "", str(i.message_count), str(i.tokens), i.updated_at.isoformat()]
+        for i in infos
+    ]
+    return Rows(_table(infos, current), rows)
+
+
+def _table(infos: Sequence[SessionInfo], current: str | None) -> Table | Text:
     if not infos:
         return Text("no sessions yet", style="dim")
     table = Table(show_edge=False, pad_edge=False, header_style="bold")

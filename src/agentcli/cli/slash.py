@@ -40,8 +40,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/sessions": ("recent sessions", ""),
     "/resume": ("switch to another session", "ID"),
     "/system": ("show, set or --clear the system prompt", "[TEXT | --clear]"),
+    "/prompt": ("use a saved prompt as the system prompt, or list them", "[NAME]"),
     "/agent": ("show or switch the agent", "[SPEC]"),
     "/cost": ("tokens and cost of this session", ""),
+    "/markdown": ("show answers as Markdown or exactly as written (toggles)", "[on|off]"),
+    "/copy": ("copy code block N of the last answer (default: the last)", "[N] [FILE] [--force]"),
+    "/edit": ("write the next message in $VISUAL or $EDITOR", "[TEXT]"),
     "/exit": ("leave (Ctrl-D does too)", ""),
     "/quit": ("leave", ""),
 }
@@ -79,8 +83,12 @@ class SlashCommands:
             "/sessions": self.sessions,
             "/resume": self.resume,
             "/system": self.system,
+            "/prompt": self.prompt,
             "/agent": self.agent,
             "/cost": self.cost,
+            "/markdown": self.markdown,
+            "/copy": self.copy,
+            "/edit": self.edit,
             "/exit": self.exit,
             "/quit": self.exit,
         }
@@ -94,7 +102,7 @@ class SlashCommands:
             print_error(f"unknown command {sanitize_inline(name, 40)}{hint}; /help lists them")
             return
         try:
-            free_text = name in ("/system", "/compact")  # taken as written, quotes and all
+            free_text = name in ("/system", "/compact", "/edit")  # taken as written, quotes and all
             args = shlex.split(rest) if not free_text else ([rest.strip()] if rest.strip() else [])
             await handler(args)
         except AgentCLIError as exc:  # first: an InvalidInputError is also a ValueError
@@ -214,6 +222,7 @@ class SlashCommands:
         self.out.print(sessions_table(infos, current=self.repl.session_id))
 
     async def resume(self, args: list[str]) -> None:
+        from .resume_view import show_recent
         from .runtime import find_session
 
         if len(args) != 1:
@@ -221,6 +230,7 @@ class SlashCommands:
         info = await find_session(self.repl.store, args[0])
         self.repl.session_id = info.id
         self.out.print(Text(f"resumed session {info.id} ({info.message_count} messages)", "green"))
+        await show_recent(self.out, self.repl.store, info.id)
         await self.repl.show_usage()
 
     async def system(self, args: list[str]) -> None:
@@ -235,6 +245,11 @@ class SlashCommands:
         await manager.set_system_prompt(session_id, None if text == "--clear" else text)
         self.out.print(Text("system prompt cleared" if text == "--clear" else "system prompt set"))
 
+    async def prompt(self, args: list[str]) -> None:
+        from .prompt_views import prompt_command
+
+        await prompt_command(self.repl, self.out, args)
+
     async def agent(self, args: list[str]) -> None:
         if len(args) > 1:
             raise UsageProblem("give one agent spec")
@@ -248,6 +263,24 @@ class SlashCommands:
         _no_args(args)
         messages = await self.repl.store.read(self.repl.session_id)
         self.out.print(render.cost_summary(messages))
+
+    async def copy(self, args: list[str]) -> None:
+        from .copy_command import copy_command
+
+        await copy_command(self.repl, self.out, args)
+
+    async def edit(self, args: list[str]) -> None:
+        from .editor import edit_command
+
+        await edit_command(self.repl, self.out, args)
+
+    async def markdown(self, args: list[str]) -> None:
+        choices = {"on": True, "off": False}
+        if len(args) > 1 or (args and args[0] not in choices):
+            raise UsageProblem("give on, off or nothing")
+        self.repl.markdown = choices[args[0]] if args else not self.repl.markdown
+        how = "as Markdown" if self.repl.markdown else "exactly as written (raw)"
+        self.out.print(Text(f"answers are shown {how}"))
 
     async def exit(self, args: list[str]) -> None:
         self.repl.running = False

@@ -1,11 +1,16 @@
-"""Show one turn as it happens: streamed text, tool calls, then the answer as Markdown.
+"""Show one turn as it happens: streamed text, tool calls, then the answer.
 
-Three ways, one interface:
+Four ways, one interface:
 - ``live`` (a terminal): the answer's tail streams in a transient ``rich.live.Live`` region,
-  replaced by the rendered Markdown when the answer (or a segment before a tool call) is done;
-- ``plain`` (not a terminal): sanitised text is written as it arrives, tool lines go to stderr;
-- ``quiet`` (``--no-stream``): nothing until the end, then the whole answer at once;
+  replaced by the answer (Markdown, or the text as written with ``--raw``) when the answer (or
+  a segment before a tool call) is done;
+- ``plain`` (not a terminal): sanitised text is written as it arrives, exactly as the model
+  wrote it; tool lines go to stderr;
+- ``quiet`` (``--no-stream``, or ``--markdown`` when not a terminal): nothing until the end,
+  then the whole answer at once;
 - ``silent`` (``run --json``): the answer is not shown at all (the caller prints JSON).
+
+Until the first output a spinner with the seconds waited runs on stderr (a terminal only).
 
 All text passes through one ``StreamSanitizer`` per turn, so an escape sequence split across
 chunks is still caught.
@@ -21,6 +26,7 @@ from rich.text import Text
 from ..messages import make_storable
 from .render import answer, tool_call_line, tool_result_line
 from .sanitize import StreamSanitizer
+from .waiting import Waiting
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -28,10 +34,22 @@ if TYPE_CHECKING:
 
     from ..messages import Message, ToolCall
 
-__all__ = ["Mode", "TurnView"]
+__all__ = ["NOTHING_STORED", "PARTIAL_KEPT", "Mode", "TurnView", "choose_mode"]
 
 Mode = Literal["live", "plain", "quiet", "silent"]
 REFRESH_SECONDS = 0.05
+PARTIAL_KEPT = "[interrupted: the partial answer is kept]"
+NOTHING_STORED = "[interrupted before the answer started; nothing was stored for it]"
+
+
+def choose_mode(console: Console, *, stream: bool = True, markdown: bool = False) -> Mode:
+    """Live on a terminal; the text as it comes when not, unless Markdown is asked for there
+    (it needs the whole answer); ``quiet`` without streaming."""
+    if not stream:
+        return "quiet"
+    if console.is_terminal:
+        return "live"
+    return "quiet" if markdown else "plain"
 
 
 class TurnView:
@@ -51,7 +69,15 @@ class TurnView:
         self._segment: list[str] = []
         self._live: Live | None = None
         self._last_refresh = 0.0
+        self._waiting = Waiting(self.err)
+        self._tool_results = False
+        self._ended_line = False
         self.shown_text = False
+
+    def start(self) -> None:
+        """The turn was sent: wait visibly until its first output."""
+        if self.mode != "silent":
+            self._waiting.start()
 
     # ------------------------------------------------------------------ events
 
@@ -66,20 +92,24 @@ class TurnView:
         self._note(tool_call_line(call))
 
     def tool_result(self, message: Message) -> None:
+        self._tool_results = True
         self._flush_segment()
         self._note(tool_result_line(message))
 
     def finish(self, fallback: str = "", *, interrupted: bool = False) -> None:
         """End the turn; ``fallback`` is the response's output, shown if nothing streamed."""
+        self._waiting.stop()
         self._accept(self._sanitizer.close())
         if not self.shown_text and fallback:
             self._accept(self._sanitizer.feed(fallback) + self._sanitizer.close())
         self._flush_segment()
-        if self.mode == "plain" and self.shown_text:
-            self.console.file.write("\n")
+        if self.mode == "plain" and self.shown_text and not self._ended_line:
+            self.console.file.write("\n")  # the answer's last line ends, once
             self.console.file.flush()
         if interrupted:
-            self.err.print(Text("[interrupted: the partial answer is kept]", style="yellow"))
+            # The session keeps an interrupted answer only if text or a tool's result came.
+            kept = self.shown_text or self._tool_results
+            self.err.print(Text(PARTIAL_KEPT if kept else NOTHING_STORED, style="yellow"))
 
     # ------------------------------------------------------------------ drawing
 
@@ -88,6 +118,8 @@ class TurnView:
             return False
         self.shown_text = True
         if self.mode == "plain":
+            self._waiting.stop()
+            self._ended_line = safe.endswith("\n")
             self.console.file.write(safe)
             self.console.file.flush()
         else:
@@ -97,15 +129,18 @@ class TurnView:
     def _note(self, line: Text) -> None:
         if self.mode == "silent":
             return
+        self._waiting.stop()
         (self.err if self.mode == "plain" else self.console).print(line)
 
     def _flush_segment(self) -> None:
         if self._live is not None:
             self._live.stop()
             self._live = None
-        text = "".join(self._segment)
+        # After a tool line, the paragraph break that opens the next segment is already drawn.
+        text = "".join(self._segment).lstrip("\n")
         self._segment.clear()
         if text.strip() and self.mode in ("live", "quiet"):
+            self._waiting.stop()
             self.console.print(answer(text, markdown=self.markdown))
 
     def _refresh(self) -> None:
@@ -113,6 +148,7 @@ class TurnView:
         if self._live is None:
             from rich.live import Live
 
+            self._waiting.stop()
             self._live = Live(
                 console=self.console,
                 transient=True,

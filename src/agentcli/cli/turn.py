@@ -23,6 +23,7 @@ async def run_turn(
     response: AgentResponse | None = None
     events = manager.stream_events(session_id, text)
     try:
+        view.start()
         async for event in events:
             if isinstance(event, TextDelta):
                 view.text(event.text)

@@ -36,6 +36,7 @@ from ..stores.lease import DEFAULT_LEASE_TTL, DEFAULT_LEASE_WAIT, check_lease_ti
 from ..usage import CleanupReport
 from .budget import check_session_budget, record_session_spend
 from .locks import KeyedLocks
+from .options import Changes, Options, update_options
 from .pins import pin_exchange, unpin_exchange
 from .summarize import (
     CleanupStrategy,
@@ -309,6 +310,11 @@ class SessionManager:
         async with self._writing(validate_session_id(session_id)):
             await self.store.set_state(session_id, metadata={SYSTEM_PROMPT_KEY: prompt})
             self._cache.drop(session_id)  # the next turn reloads it with the new revision
+
+    async def update_options(self, session_id: str, changes: Changes) -> Options:
+        """Apply ``changes`` to the session's request options (``-o``); the options now."""
+        async with self._writing(validate_session_id(session_id)) as writer:
+            return await update_options(writer, changes)
 
     async def close(self) -> None:
         await self.agent.aclose()

@@ -31,6 +31,7 @@ from ..errors import AgentCLIError, AgentError, ContextLengthError
 from ..messages import AgentContext, AgentResponse, Message, ToolCall, is_storable, make_storable
 from ..observability import tracing
 from ..observability.reporting import report_error
+from ..request_options import OPTIONS_KEY
 from ..usage import MAX_TOKENS, CleanupReport, ContextReport, Usage, checked_usage
 from .window_cache import OVERHEAD_KEY
 from .writer import SessionWriter
@@ -195,8 +196,7 @@ class Turn:
         try:
             return await self.writer.maybe_trim()
         except asyncio.CancelledError:
-            # Cancelled before the agent was asked: the question keeps an empty, interrupted
-            # answer, so the transcript's exchanges stay whole.
+            # Cancelled before the agent was asked: the question stays, with no answer.
             await asyncio.shield(self._store_outcome(self._interrupted))
             raise
 
@@ -220,7 +220,7 @@ class Turn:
             session_id=self.writer.session_id,
             conversation_history=state.window[:-1],
             system_prompt=state.system_prompt,
-            metadata={},
+            metadata={OPTIONS_KEY: state.options} if state.options else {},
         )
 
     async def _record(
@@ -276,13 +276,18 @@ class Turn:
         return [*self.progress.finished_tools(), failed]
 
     def _interrupted(self) -> list[Message]:
-        """What an interrupted turn keeps: the tool calls that finished, and the partial text."""
+        """What an interrupted turn keeps: the tool calls that finished, and the partial text.
+        Interrupted before either, it keeps nothing: the question stays, without an empty
+        answer the transcript would show and the model would be sent."""
+        tools = self.progress.finished_tools()
+        if not self.progress.chunks and not tools:
+            return []
         text = make_storable("".join(self.progress.chunks))
         self._warn_if_replaced()
         partial = Message(
             role="assistant", content=text, tokens=self.count(text), status="interrupted"
         )
-        return [*self.progress.finished_tools(), partial]
+        return [*tools, partial]
 
     def _counted(self, message: Message) -> Message:
         """``message``, its token count recounted if the agent gave one no store can hold."""

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
 from ..context import ContextTracker, ContextUsage, pinned_exchange_seqs
 from ..messages import Message
+from ..request_options import stored_options
 from ..stores.base import SessionInfo, SessionStore
 
 __all__ = [
@@ -87,6 +88,7 @@ class WindowState:
     # Every message of a pinned exchange (from ``PINNED_KEY``): kept like system messages.
     pinned: frozenset[int] = frozenset()
     pins: frozenset[int] = frozenset()  # the pinned seqs as given
+    options: dict[str, JsonValue] = field(default_factory=dict)  # -o NAME=VALUE, checked
 
     def usage(self) -> ContextUsage:
         return self.tracker.usage(len(self.window), self.trimmed, self.warning)
@@ -161,6 +163,7 @@ async def load_window(
         revision=info.revision if info else "",
         pinned=pinned_exchange_seqs(window, pins),
         pins=pins,
+        options=stored_options(metadata),
     )
 
 

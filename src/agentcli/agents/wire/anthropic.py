@@ -39,6 +39,9 @@ DEFAULT_MAX_TOKENS = 4096
 
 _TRIMMED = "(earlier messages of this conversation were trimmed)"
 _EPHEMERAL = {"type": "ephemeral"}
+# Request options the API takes on models that allow sampling options, but the SDK (since 1.0)
+# no longer as arguments: sent in the body as they are.
+_SAMPLING = ("temperature", "top_p")
 
 
 class AnthropicWire(WireFormat["AsyncAnthropic"]):
@@ -89,11 +92,17 @@ class AnthropicWire(WireFormat["AsyncAnthropic"]):
         if cache and messages:
             *before, last = messages
             messages = [*before, {**last, "content": _marked(last["content"])}]
+        options = conversation.options
         request: dict[str, Any] = {
             "model": self.model,
-            "max_tokens": self.max_tokens or DEFAULT_MAX_TOKENS,
+            "max_tokens": options.get("max_output_tokens", self.max_tokens) or DEFAULT_MAX_TOKENS,
             "messages": messages,
         }
+        if "stop" in options:
+            request["stop_sequences"] = options["stop"]
+        sampling = {name: options[name] for name in _SAMPLING if name in options}
+        if sampling:
+            request["extra_body"] = sampling
         system = conversation.system
         if len(system) == 1 and not cache:
             request["system"] = system[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -54,6 +54,8 @@ class Conversation:
 
     messages: list[dict[str, Any]]
     system: list[str] = field(default_factory=list)
+    # The session's request options (``agentcli.request_options``), checked for this wire.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 class StreamState(Protocol):

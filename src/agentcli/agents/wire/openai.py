@@ -26,6 +26,8 @@ __all__ = ["OpenAIWire"]
 
 # The Chat Completions tool message has no failure flag: a failed call says so in its text.
 FAILED_RESULT_PREFIX = "error: "
+# Request options (``agentcli.request_options``) sent under their own names.
+_PASSED = ("temperature", "top_p", "seed", "stop")
 
 
 class OpenAIWire(WireFormat["AsyncOpenAI"]):
@@ -67,8 +69,11 @@ class OpenAIWire(WireFormat["AsyncOpenAI"]):
             request["tools"] = tools
             if not allow_tools:
                 request["tool_choice"] = "none"
-        if self.max_tokens is not None:
-            request[self.max_tokens_key] = self.max_tokens
+        options = conversation.options
+        max_tokens = options.get("max_output_tokens", self.max_tokens)
+        if max_tokens is not None:
+            request[self.max_tokens_key] = max_tokens
+        request.update((name, options[name]) for name in _PASSED if name in options)
         return request
 
     async def complete(

@@ -1,0 +1,88 @@
+"""``/context``'s rows add up to its total: every window message in exactly one row (a summary
+is not also a system message, the system prompt is not a message), and the pinned exchanges are
+shown as a part of the rows above, not more of them."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from agentcli.cli.context_view import context_rows
+from agentcli.cli.repl import ChatOptions, Repl
+from agentcli.cli.runtime import open_cli_store
+from agentcli.config import load_settings
+
+from .terminal import agent
+from .test_slash import output
+
+Chat = Callable[..., Awaitable[Repl]]
+TEXT = "please look at file report{0} and note the numbers {0} and {0} " * 3
+
+
+@pytest.fixture
+async def chat(workdir: Path) -> AsyncIterator[Chat]:
+    started: list[Repl] = []
+
+    async def start(**settings: Any) -> Repl:
+        chosen = load_settings(env_file=None, context_window=1000, **settings)
+        options = ChatOptions("echo", system="You answer briefly and name your sources.")
+        repl = Repl(chosen, open_cli_store(chosen, ephemeral=True), options)
+        repl.console = Console(
+            file=io.StringIO(), width=200, markup=False, emoji=False, color_system=None
+        )
+        started.append(repl)
+        await repl.start()
+        output(repl)
+        return repl
+
+    yield start
+    for repl in started:
+        await repl.close()
+
+
+async def assert_rows_add_up(repl: Repl) -> None:
+    snapshot = await (await repl.manager()).snapshot(repl.session_id)
+    rows = context_rows(snapshot)
+    assert sum(row.messages or 0 for row in rows) == snapshot.usage.messages
+    assert sum(row.messages or 0 for row in rows) == len(snapshot.window)
+    assert sum(row.tokens for row in rows) == snapshot.usage.tokens
+    assert all(row.tokens >= 0 for row in rows)
+
+
+@pytest.mark.parametrize("strategy", ["fifo", "summarize"])
+async def test_rows_add_up_through_pins_tools_and_cleanups(chat: Chat, strategy: str) -> None:
+    repl = await chat(cleanup_strategy=strategy)
+    await assert_rows_add_up(repl)  # a new session: the system prompt alone
+    await repl.handle("remember: the deadline is Friday")
+    await repl.handle("/pin")
+    await repl.handle(f"/agent {agent('ToolAgent')}")
+    await repl.handle("what is the weather in Oslo?")  # a tool call and its result
+    await repl.handle("/agent echo")
+    cleaned = False
+    for turn in range(14):
+        await repl.handle(TEXT.format(turn))
+        cleaned = cleaned or "cleanup:" in output(repl)
+        await assert_rows_add_up(repl)
+    assert cleaned  # the window was cleaned up on the way
+
+    await repl.handle("/context")
+    table = output(repl)
+    total = re.search(r"in the window │ (\d+) │ ([\d,]+) / 1,000", table)
+    assert total is not None, table
+    counts = re.findall(r"(?:messages|answers|calls|results|to \d+) │ (\d+) │ ([\d,]+)", table)
+    assert sum(int(count) for count, _ in counts) == int(total[1])
+    assert "of which pinned: 1 exchange" in table
+    assert re.search(r"system prompt │ +│", table)  # not a message: no count
+
+
+async def test_rows_add_up_over_many_summaries(chat: Chat) -> None:
+    repl = await chat(cleanup_strategy="summarize")
+    for turn in range(30):
+        await repl.handle(TEXT.format(turn))
+        await assert_rows_add_up(repl)

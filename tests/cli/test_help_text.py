@@ -1,0 +1,66 @@
+"""Every command's help reads like a man page: no ``<bool>`` after a flag, no ``<str>`` after
+an argument, no ``{ID}`` in a usage line."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from agentcli.cli.app import app
+
+PLACEHOLDER = re.compile(r"<(?:bool|str|int|float|path|file|directory|list\[[a-z]+\])>")
+runner = CliRunner()
+
+
+def command_paths(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    yield path
+    for name, sub in getattr(command, "commands", {}).items():
+        if not sub.hidden:
+            yield from command_paths(sub, (*path, name))
+
+
+ALL_COMMANDS = list(command_paths(typer.main.get_command(app)))
+
+
+def assert_plain_help(text: str) -> None:
+    assert "Usage:" in text, text
+    assert not PLACEHOLDER.search(text), PLACEHOLDER.search(text)
+    usage = next(line for line in text.splitlines() if "Usage:" in line)
+    assert "{" not in usage, usage
+    assert "Show this message and exit." in text
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=lambda path: " ".join(path) or "agentcli")
+def test_help_has_no_type_placeholders(path: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert_plain_help(result.stdout)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["chat", "--help"], ["run", "-h"]])
+def test_help_through_the_real_command_line(tmp_path: Path, args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "agentcli", *args],
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert_plain_help(result.stdout)
+
+
+def test_a_missing_argument_is_still_named(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sessions", "show"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "Missing argument 'ID'" in result.output
+    assert "sessions show [OPTIONS] ID" in result.output
