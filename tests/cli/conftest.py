@@ -1,12 +1,14 @@
-"""Fixtures for the command line tests: a scratch working directory and pty terminals."""
+"""Fixtures for the command line tests: a scratch working directory, pty terminals and chats
+in process."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from .inprocess_chat import ChatStarter
 from .terminal import Terminal, terminal_env
 
 
@@ -33,3 +35,11 @@ def spawn(workdir: Path, tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
     yield start
     for term in started:
         term.close()
+
+
+@pytest.fixture
+async def chat_starter() -> AsyncIterator[ChatStarter]:
+    """Starts Repls in process (see ``inprocess_chat``); all closed after the test."""
+    starter = ChatStarter()
+    yield starter
+    await starter.close_all()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from agentcli.cli.app import app
@@ -21,11 +19,11 @@ from agentcli.cli.attachments import (
 )
 from agentcli.cli.exits import USAGE
 from agentcli.cli.repl import ChatOptions, Repl
-from agentcli.cli.runtime import open_cli_store
 from agentcli.config import load_settings
 from agentcli.errors import InvalidInputError
 from agentcli.tokens import count_tokens
 
+from .inprocess_chat import ChatStarter
 from .terminal import agent
 
 runner = CliRunner()
@@ -43,23 +41,15 @@ def files(workdir: Path) -> Path:
 
 
 @pytest.fixture
-async def chat(workdir: Path) -> AsyncIterator[Chat]:
+def chat(workdir: Path, chat_starter: ChatStarter) -> Chat:
     """A Repl (no input loop) on an in-memory store; closed after the test."""
-    started: list[Repl] = []
 
     async def start(attached: list[Attachment] | None = None, max_chars: int = 100_000) -> Repl:
         settings = load_settings(env_file=None, max_input_chars=max_chars)
-        store = open_cli_store(settings, ephemeral=True)
         options = ChatOptions(agent("RepeatAgent"), files=attached or [])
-        repl = Repl(settings, store, options)
-        repl.console = Console(file=io.StringIO(), width=100, markup=False, color_system=None)
-        started.append(repl)
-        await repl.start()
-        return repl
+        return await chat_starter.start(settings, options, emoji=True, keep_banner=True)
 
-    yield start
-    for repl in started:
-        await repl.close()
+    return start
 
 
 async def _user_messages(repl: Repl) -> list[str]:

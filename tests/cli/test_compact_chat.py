@@ -3,19 +3,17 @@ the echo agent as the summariser (a Repl in process, on an in-memory store)."""
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 
 from agentcli.cli.repl import ChatOptions, Repl
-from agentcli.cli.runtime import open_cli_store
 from agentcli.config import load_settings
 
+from .inprocess_chat import ChatStarter
 from .test_slash import output
 
 Chat = Callable[..., Awaitable[Repl]]
@@ -23,25 +21,12 @@ TEXT = "please look at file report{} and note the numbers {} and {}"
 
 
 @pytest.fixture
-async def chat(workdir: Path) -> AsyncIterator[Chat]:
-    started: list[Repl] = []
-
+def chat(workdir: Path, chat_starter: ChatStarter) -> Chat:
     async def start(**settings: Any) -> Repl:
-        store_settings = load_settings(env_file=None, **settings)
-        repl = Repl(
-            store_settings, open_cli_store(store_settings, ephemeral=True), ChatOptions("echo")
-        )
-        repl.console = Console(
-            file=io.StringIO(), width=200, markup=False, emoji=False, color_system=None
-        )
-        started.append(repl)
-        await repl.start()
-        output(repl)
-        return repl
+        chosen = load_settings(env_file=None, **settings)
+        return await chat_starter.start(chosen, ChatOptions("echo"), width=200)
 
-    yield start
-    for repl in started:
-        await repl.close()
+    return start
 
 
 async def test_the_cleanup_notice_says_what_was_summarised(chat: Chat) -> None:

@@ -4,20 +4,18 @@ shown as a part of the rows above, not more of them."""
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 
 from agentcli.cli.context_view import context_rows
 from agentcli.cli.repl import ChatOptions, Repl
-from agentcli.cli.runtime import open_cli_store
 from agentcli.config import load_settings
 
+from .inprocess_chat import ChatStarter
 from .terminal import agent
 from .test_slash import output
 
@@ -26,24 +24,13 @@ TEXT = "please look at file report{0} and note the numbers {0} and {0} " * 3
 
 
 @pytest.fixture
-async def chat(workdir: Path) -> AsyncIterator[Chat]:
-    started: list[Repl] = []
-
+def chat(workdir: Path, chat_starter: ChatStarter) -> Chat:
     async def start(**settings: Any) -> Repl:
         chosen = load_settings(env_file=None, context_window=1000, **settings)
         options = ChatOptions("echo", system="You answer briefly and name your sources.")
-        repl = Repl(chosen, open_cli_store(chosen, ephemeral=True), options)
-        repl.console = Console(
-            file=io.StringIO(), width=200, markup=False, emoji=False, color_system=None
-        )
-        started.append(repl)
-        await repl.start()
-        output(repl)
-        return repl
+        return await chat_starter.start(chosen, options, width=200)
 
-    yield start
-    for repl in started:
-        await repl.close()
+    return start
 
 
 async def assert_rows_add_up(repl: Repl) -> None:

@@ -6,19 +6,18 @@ import io
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from agentcli.cli.clipboard import osc52, write_clipboard
 from agentcli.cli.copy_command import CopyRequest, parse_copy_args
 from agentcli.cli.editor import editor_command
 from agentcli.cli.repl import ChatOptions, Repl
-from agentcli.cli.runtime import open_cli_store
 from agentcli.config import load_settings
 
+from .inprocess_chat import ChatStarter, printed
 from .terminal import Terminal, agent, terminal_env, visible
 
 CODE_AGENT = f"{Path(__file__).parent / 'code_agents.py'}:CodeAgent"
@@ -26,34 +25,17 @@ Chat = Callable[..., Awaitable[Repl]]
 Spawn = Callable[..., Terminal]
 
 
-def shown(repl: Repl) -> str:
-    """What the chat printed since the last call, as one line."""
-    file = repl.console.file
-    assert isinstance(file, io.StringIO)
-    text = file.getvalue()
-    file.seek(0)
-    file.truncate()
-    return " ".join(text.split())
-
-
 @pytest.fixture
-async def chat(workdir: Path) -> AsyncIterator[Chat]:
+def chat(workdir: Path, chat_starter: ChatStarter) -> Chat:
     """A Repl (no input loop) on an in-memory store; closed after the test."""
-    started: list[Repl] = []
 
     async def start(spec: str = CODE_AGENT) -> Repl:
-        settings = load_settings(env_file=None)
         options = ChatOptions(spec, ephemeral=True)
-        repl = Repl(settings, open_cli_store(settings, ephemeral=True), options)
-        repl.console = Console(file=io.StringIO(), width=200, markup=False, color_system=None)
-        started.append(repl)
-        await repl.start()
-        shown(repl)
-        return repl
+        return await chat_starter.start(
+            load_settings(env_file=None), options, width=200, emoji=True
+        )
 
-    yield start
-    for repl in started:
-        await repl.close()
+    return start
 
 
 def editor_script(directory: Path, body: str) -> str:
@@ -113,10 +95,10 @@ def test_bad_copy_arguments(args: list[str], problem: str) -> None:
 async def test_copy_writes_the_chosen_block_to_a_private_file(chat: Chat, workdir: Path) -> None:
     repl = await chat()
     await repl.handle("code please")
-    shown(repl)
+    printed(repl)
     await repl.handle("/copy 1 first.py")
     await repl.handle("/copy last.sh")
-    assert "wrote block 1 (1 line) to first.py" in shown(repl)
+    assert "wrote block 1 (1 line) to first.py" in printed(repl)
     assert (workdir / "first.py").read_text() == "print('one')\n"
     assert (workdir / "last.sh").read_text() == "echo two\nls -l\n"
     assert stat.S_IMODE((workdir / "first.py").stat().st_mode) == 0o600
@@ -125,9 +107,9 @@ async def test_copy_writes_the_chosen_block_to_a_private_file(chat: Chat, workdi
 async def test_copy_without_blocks_takes_the_whole_answer(chat: Chat, workdir: Path) -> None:
     repl = await chat()
     await repl.handle("prose")
-    shown(repl)
+    printed(repl)
     await repl.handle("/copy poem.txt")
-    assert "wrote the answer (2 lines) to poem.txt" in shown(repl)
+    assert "wrote the answer (2 lines) to poem.txt" in printed(repl)
     assert (workdir / "poem.txt").read_text() == "roses are red\nviolets are blue"
 
 
@@ -233,7 +215,7 @@ async def test_edit_sends_nothing_when_empty_or_failed(
     monkeypatch.setenv("VISUAL", editor_script(tmp_path, body))
     repl = await chat(agent("RepeatAgent"))
     await repl.handle("/edit")
-    assert message in shown(repl) + capsys.readouterr().err
+    assert message in printed(repl) + capsys.readouterr().err
     assert await repl.store.read(repl.session_id) == []
 
 

@@ -2,52 +2,32 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from agentcli.cli.repl import ChatOptions, Repl
-from agentcli.cli.runtime import open_cli_store
 from agentcli.config import load_settings
+
+from .inprocess_chat import ChatStarter
+from .inprocess_chat import printed as output
 
 Chat = Callable[..., Awaitable[Repl]]  # (pin_first_message=False)
 LONG = "word " * 120  # about a sixth of the 1,000-token window, answer included
 
 
-def output(repl: Repl) -> str:
-    """What the chat printed since the last call, as one line of plain text."""
-    file = repl.console.file
-    assert isinstance(file, io.StringIO)
-    text = file.getvalue()
-    file.seek(0)
-    file.truncate()
-    return " ".join(text.split())
-
-
 @pytest.fixture
-async def chat(workdir: Path) -> AsyncIterator[Chat]:
+def chat(workdir: Path, chat_starter: ChatStarter) -> Chat:
     """Start a Repl (no input loop) with the echo agent on a 1,000-token window."""
-    started: list[Repl] = []
 
     async def start(*, pin_first_message: bool = False) -> Repl:
         settings = load_settings(
             env_file=None, context_window=1000, pin_first_message=pin_first_message
         )
-        repl = Repl(settings, open_cli_store(settings, ephemeral=True), ChatOptions("echo"))
-        repl.console = Console(
-            file=io.StringIO(), width=120, markup=False, emoji=False, color_system=None
-        )
-        started.append(repl)
-        await repl.start()
-        output(repl)  # the banner
-        return repl
+        return await chat_starter.start(settings, ChatOptions("echo"), width=120)
 
-    yield start
-    for repl in started:
-        await repl.close()
+    return start
 
 
 async def test_pin_the_last_exchange_list_it_see_it_in_context_and_unpin(chat: Chat) -> None:

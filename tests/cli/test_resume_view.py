@@ -2,61 +2,37 @@
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pexpect
 import pytest
-from rich.console import Console
 
 from agentcli.cli.repl import ChatOptions, Repl
 from agentcli.cli.runtime import open_cli_store
 from agentcli.config import load_settings
 from agentcli.messages import Message
 
+from .inprocess_chat import ChatStarter, printed
 from .terminal import Terminal, agent, visible
 
 Chat = Callable[..., Awaitable[Repl]]  # (session=None, cont=False)
 HEADING = "the last 3 exchanges of this session (/history shows them all):"
 
 
-def take_output(repl: Repl) -> list[str]:
-    """The lines the chat printed since the last call."""
-    file = repl.console.file
-    assert isinstance(file, io.StringIO)
-    text = file.getvalue()
-    file.seek(0)
-    file.truncate()
-    return text.splitlines()
-
-
 @pytest.fixture
-async def chat(workdir: Path) -> AsyncIterator[Chat]:
+def chat(workdir: Path, chat_starter: ChatStarter) -> Chat:
     """Start a Repl (no input loop) on the SQLite store of the data directory, printing to a
     100-column terminal without colours; closed after the test."""
-    started: list[Repl] = []
 
     async def start(session: str | None = None, cont: bool = False) -> Repl:
-        settings = load_settings(env_file=None)
-        store = open_cli_store(settings)
-        repl = Repl(settings, store, ChatOptions("echo", session=session, cont=cont))
-        repl.console = Console(
-            file=io.StringIO(),
-            width=100,
-            force_terminal=True,
-            color_system=None,
-            markup=False,
-            emoji=False,
+        options = ChatOptions("echo", session=session, cont=cont)
+        return await chat_starter.start(
+            load_settings(env_file=None), options, terminal=True, ephemeral=None, keep_banner=True
         )
-        started.append(repl)
-        await repl.start()
-        return repl
 
-    yield start
-    for repl in started:
-        await repl.close()
+    return start
 
 
 async def seed(session_id: str, messages: list[Message]) -> None:
@@ -77,7 +53,7 @@ def exchange(number: int) -> list[Message]:
 async def test_resuming_shows_the_last_three_exchanges(chat: Chat) -> None:
     await seed("past", [m for number in range(1, 5) for m in exchange(number)])
     repl = await chat(session="past")
-    shown = take_output(repl)
+    shown = printed(repl, one_line=False).splitlines()
     start = shown.index(HEADING)
     assert shown[start + 1 :] == [
         "› question 2",  # noqa: RUF001 - the prompt sign
@@ -92,10 +68,10 @@ async def test_resuming_shows_the_last_three_exchanges(chat: Chat) -> None:
 
 async def test_continue_shows_them_too_and_a_new_session_shows_nothing(chat: Chat) -> None:
     fresh = await chat()
-    assert not any("exchange" in line for line in take_output(fresh))
+    assert not any("exchange" in line for line in printed(fresh, one_line=False).splitlines())
     await seed("past", exchange(1))
     repl = await chat(cont=True)
-    shown = take_output(repl)
+    shown = printed(repl, one_line=False).splitlines()
     assert "the last exchange of this session (/history shows them all):" in shown
     assert shown[-2:] == ["› question 1", "  answer 1"]  # noqa: RUF001
 
@@ -115,7 +91,7 @@ async def test_long_tool_using_and_hostile_exchanges_are_shortened_and_safe(chat
         ],
     )
     repl = await chat(session="past")
-    shown = take_output(repl)
+    shown = printed(repl, one_line=False).splitlines()
     start = shown.index(HEADING)
     assert shown[start + 1 : start + 5] == [
         "› first line",  # noqa: RUF001
@@ -136,9 +112,9 @@ async def test_long_tool_using_and_hostile_exchanges_are_shortened_and_safe(chat
 async def test_slash_resume_shows_the_last_exchanges(chat: Chat) -> None:
     await seed("past", [m for number in range(1, 3) for m in exchange(number)])
     repl = await chat()
-    take_output(repl)
+    printed(repl, one_line=False).splitlines()
     await repl.handle("/resume past")
-    shown = take_output(repl)
+    shown = printed(repl, one_line=False).splitlines()
     assert shown[0] == "resumed session past (4 messages)"
     assert shown[1] == "the last 2 exchanges of this session (/history shows them all):"
     assert shown[2:6] == ["› question 1", "  answer 1", "› question 2", "  answer 2"]  # noqa: RUF001

@@ -2,52 +2,32 @@
 
 from __future__ import annotations
 
-import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from agentcli.cli.repl import ChatOptions, Repl
-from agentcli.cli.runtime import open_cli_store
 from agentcli.config import load_settings
 
+from .inprocess_chat import ChatStarter, printed
 from .terminal import agent
 
 Chat = Callable[..., Awaitable[Repl]]  # (spec="echo", system=None)
 
 
-def output(repl: Repl) -> str:
-    """What the chat printed since the last call, as one line of plain text."""
-    file = repl.console.file
-    assert isinstance(file, io.StringIO)
-    text = file.getvalue()
-    file.seek(0)
-    file.truncate()
-    return " ".join(text.split())
+output = printed  # the name these tests, and those of test_prompts, use
 
 
 @pytest.fixture
-async def chat(workdir: Path) -> AsyncIterator[Chat]:
+def chat(workdir: Path, chat_starter: ChatStarter) -> Chat:
     """Start a Repl (no input loop) on a 1,000-token window; closed after the test."""
-    started: list[Repl] = []
 
     async def start(spec: str = "echo", system: str | None = None) -> Repl:
         settings = load_settings(env_file=None, context_window=1000)
-        store = open_cli_store(settings, ephemeral=True)
-        repl = Repl(settings, store, ChatOptions(spec, system=system))
-        repl.console = Console(
-            file=io.StringIO(), width=100, markup=False, emoji=False, color_system=None
-        )
-        started.append(repl)
-        await repl.start()
-        output(repl)  # the banner
-        return repl
+        return await chat_starter.start(settings, ChatOptions(spec, system=system))
 
-    yield start
-    for repl in started:
-        await repl.close()
+    return start
 
 
 async def test_history_shows_the_last_n(chat: Chat) -> None:
