@@ -8,7 +8,6 @@ stores have no schema.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
@@ -73,6 +72,8 @@ def upgrade_schema_command() -> None:
     if url is None:
         _say(_SQLITE)
         return
+    import asyncio  # here, not at import: the app imports this module for --help too
+
     from .._redact import redact_url
     from ..stores.postgres import upgrade_schema
 
@@ -97,6 +98,8 @@ def schema_status(*, json_output: bool) -> None:
         else:
             _say(_SQLITE)
         return
+    import asyncio
+
     from .._redact import redact_url
     from ..stores.postgres import SCHEMA_VERSION, read_version
 
