@@ -62,6 +62,17 @@ def test_configuration_problems_exit_with_one_line(
     assert says in _one_line(result.stderr)
 
 
+def test_the_refusal_comes_before_the_store_is_checked(tmp_path: Path) -> None:
+    """An exposed server without keys is refused even where the store cannot be written (the
+    container image runs it on a read-only /data): the refusal, not a store error."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    everywhere = "0.0.0.0"  # noqa: S104 - that it is refused is the test
+    result = run_serve(tmp_path, serve_env(blocker / "data"), "--host", everywhere)
+    assert result.returncode == CONFIG_ERROR
+    assert "refusing to listen on 0.0.0.0 without API keys" in _one_line(result.stderr)
+
+
 def test_a_port_in_use_exits_4(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -45,10 +45,11 @@ def serve_command(
     from ..server.runner import with_store
 
     settings = load_cli_settings()
-    settings = with_store(settings, _store_url(settings, store, ephemeral, workers))
     keys = KeyRing.from_settings(settings)  # a bad key or key file fails here (exit 4)
     observability.check(settings)  # SENTRY_DSN or an OTLP endpoint without its extra: exit 4
+    # Before the store: an exposed server without keys is refused whatever the store is.
     _check_exposure(host, keys_configured=keys.enabled, no_auth=no_auth)
+    settings = with_store(settings, _store_url(settings, store, ephemeral, workers))
     specs = _specs(agents, settings)
     built = {spec: build_agent(spec, settings) for spec in specs}  # a bad spec fails here
     sock = _bind(host, port)
