@@ -27,6 +27,7 @@ from pydantic.dataclasses import dataclass
 from .usage import CleanupReport, ContextReport, Usage
 
 __all__ = [
+    "SUMMARY_REQUEST",
     "AgentContext",
     "AgentResponse",
     "Message",
@@ -138,6 +139,13 @@ def with_seq(message: Message, seq: int) -> Message:
 
 messages_adapter: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
 """Saves and loads lists of messages, every field exactly (``dump_json``/``validate_json``)."""
+
+
+SUMMARY_REQUEST = "summary_request"
+"""Key in ``AgentContext.metadata`` when the session asks for a summary of earlier messages
+(summarising compaction): ``{"messages": n, "from": seq, "to": seq}``. The input then holds
+those messages as a labelled transcript; an agent may answer a summary request differently
+(the echo agent extracts a short one; provider agents offer the model no tools)."""
 
 
 class AgentContext(BaseModel):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._units import complete_units
 from ..agent import StreamEvent, TextDelta, ToolCallEvent, ToolResultEvent, TurnComplete
-from ..messages import AgentContext, AgentResponse, Message
+from ..messages import SUMMARY_REQUEST, AgentContext, AgentResponse, Message
 from ..observability import tracing
 from ..request_options import turn_options
 from ..tokens import count_message_tokens
@@ -28,7 +28,6 @@ from ..tools import run_tool_calls
 from ._faults import Failure, Faults
 from ._watchdog import EventStream, IdleWatchdog
 from .accounting import TurnUsage
-from .offline import SUMMARY_REQUEST
 
 if TYPE_CHECKING:
     from ..tools import Tool

@@ -8,17 +8,12 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from ..agent import AgentInterface, StreamEvent, TextDelta, TurnComplete
-from ..messages import AgentContext, AgentResponse
+from ..messages import SUMMARY_REQUEST, AgentContext, AgentResponse
 from ..usage import Usage
 from .registry import DEFAULT_PROVIDER, keyed_providers
 
 __all__ = ["SUMMARY_REQUEST", "EchoAgent", "FunctionAgent"]
 
-SUMMARY_REQUEST = "summary_request"
-"""Key in ``AgentContext.metadata`` when the session asks for a summary of earlier messages
-(summarising compaction): ``{"messages": n, "from": seq, "to": seq}``. The input then holds
-those messages as a labelled transcript; an agent may answer a summary request differently
-(the echo agent extracts a short one; provider agents offer the model no tools)."""
 
 _USER_LINES = re.compile(r"^\[user\]\n(.*)$", re.MULTILINE)
 _ASKED = re.compile(r"The user asks that the summary: (.*)$", re.MULTILINE)

@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import JsonValue
 
 from ..agent import AgentInterface
-from ..agents.offline import SUMMARY_REQUEST
 from ..context import TrimPlan, apply_trim
 from ..errors import ConfigError
-from ..messages import AgentContext, AgentResponse, Message, make_storable
+from ..messages import SUMMARY_REQUEST, AgentContext, AgentResponse, Message, make_storable
 from ..usage import CleanupReport, checked_usage
 from .budget import record_session_spend
 from .window_cache import SUMMARY_KEY, summary_range, window_order
