@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +124,19 @@ def _agentcli_logger_restored() -> Iterator[None]:
             logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = propagate
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the commands the tests start the Ctrl-C of a terminal's foreground job.
+
+    A shell without job control starts a background job (``pytest ... &`` in a script, CI
+    harnesses) with SIGINT ignored, and every process after that inherits the ignore across
+    exec. Python then installs no Ctrl-C handler, as it should (``nohup``-like jobs keep
+    running), so the tests that press Ctrl-C on ``agentcli run`` would see it ignored. A
+    handler set here is reset to the default at exec: the children start as on a terminal.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.hookimpl(hookwrapper=True)
