@@ -16,6 +16,7 @@ from ._markdown_text import code_span, fenced, markdown_body, markdown_line
 from ._safe_text import escape_json
 from .context import pinned_exchange_seqs
 from .messages import Message
+from .request_options import describe_options, stored_options
 from .session.window_cache import SYSTEM_PROMPT_KEY, read_pins, summary_range
 from .stores.base import SessionInfo
 
@@ -38,6 +39,9 @@ def to_markdown(info: SessionInfo, messages: list[Message]) -> str:
         f"- Created: {_when(info.created_at)} · last active: {_when(info.updated_at)}",
         f"- Messages: {len(messages)} · tokens: {sum(m.tokens for m in messages):,}",
     ]
+    options = stored_options(info.metadata)
+    if options:  # sent with every turn, like the system prompt
+        out.append(f"- Request options: {code_span(describe_options(options))}")
     if trimmed:
         count = "1 earlier message" if len(trimmed) == 1 else f"{len(trimmed)} earlier messages"
         out.append(

@@ -8,6 +8,7 @@ may read them there or ignore them.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ __all__ = [
     "NAMES",
     "OPTIONS_KEY",
     "check_options",
+    "describe_options",
     "merge_options",
     "parse_options",
     "stored_options",
@@ -72,10 +74,11 @@ def _valid_names() -> str:
     return ", ".join(NAMES)
 
 
-def parse_options(pairs: Sequence[str]) -> dict[str, JsonValue]:
+def parse_options(pairs: Sequence[str], given_as: str = "-o") -> dict[str, JsonValue]:
     """``NAME=VALUE`` texts as changes: a value, or ``None`` (``NAME=``) to drop a saved one.
 
-    ``stop`` may be given more than once; its values form a list.
+    ``stop`` may be given more than once; its values form a list. ``given_as`` (``-o`` or
+    ``/set``) starts an error message, so it names what the user typed.
     """
     changes: dict[str, JsonValue] = {}
     for pair in pairs:
@@ -84,7 +87,7 @@ def parse_options(pairs: Sequence[str]) -> dict[str, JsonValue]:
         option = _OPTIONS.get(name)
         if not equals or option is None:
             raise InvalidInputError(
-                f"-o {pair!r}: use NAME=VALUE with one of {_valid_names()} (NAME= drops it)"
+                f"{given_as} {pair!r}: use NAME=VALUE with one of {_valid_names()} (NAME= drops it)"
             )
         if name != "stop":
             text = text.strip()  # a stop sequence may be made of spaces or line breaks
@@ -94,7 +97,7 @@ def parse_options(pairs: Sequence[str]) -> dict[str, JsonValue]:
         try:
             value = option.read(text)
         except ValueError:
-            raise InvalidInputError(f"-o {name}: {text!r} is not {option.kind}") from None
+            raise InvalidInputError(f"{given_as} {name}: {text!r} is not {option.kind}") from None
         if name == "stop":
             earlier = changes.get("stop")
             value = [*(earlier if isinstance(earlier, list) else []), value]
@@ -154,6 +157,18 @@ def merge_options(
     return merged
 
 
+def describe_options(options: Mapping[str, JsonValue]) -> str:
+    """``options`` as ``NAME=VALUE`` pairs in name order, the way ``-o`` takes them: text in
+    JSON quotes (escapes visible), one ``stop=`` per stop sequence; ``""`` without any. Not yet
+    safe for a terminal: callers sanitise it as they show it."""
+    pairs: list[str] = []
+    for name in sorted(options):
+        value = options[name]
+        values = value if name == "stop" and isinstance(value, list) else [value]
+        pairs.extend(f"{name}={json.dumps(one, ensure_ascii=False)}" for one in values)
+    return " ".join(pairs)
+
+
 def stored_options(metadata: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
     """The options in session (or turn) metadata; anything unreadable is left out."""
     value = metadata.get(OPTIONS_KEY)
@@ -177,6 +192,6 @@ def turn_options(metadata: Mapping[str, JsonValue], wire: str) -> dict[str, Json
         check_options(options, wire)
     except InvalidInputError as exc:
         raise InvalidInputError(
-            f"{exc}; change it with -o NAME=VALUE (or NAME= to drop it)"
+            f"{exc}; change it with -o NAME=VALUE, or /set NAME=VALUE in the chat (NAME= drops it)"
         ) from None
     return options

@@ -38,7 +38,7 @@ async def test_the_cleanup_notice_says_what_was_summarised(chat: Chat) -> None:
             break
     assert re.search(r"cleanup: summarised \d+ messages into 1, 9\d% → \d+%", shown), shown
     await repl.handle("/context")
-    assert re.search(r"summary of messages 1 to \d+ │ 1 │ \d+", output(repl))
+    assert re.search(r"summary of messages 1 to \d+ 1 \d+", output(repl))
 
 
 async def test_compact_with_instructions_summarises_under_fifo(chat: Chat) -> None:

@@ -45,7 +45,7 @@ async def test_pin_the_last_exchange_list_it_see_it_in_context_and_unpin(chat: C
     await repl.handle("/context")
     table = output(repl)
     assert "📌 #1 user: remember: the deadline is Friday" in table
-    assert "pinned: 1 exchange, kept through cleanups │ 2 │" in table
+    assert "pinned: 1 exchange, kept through cleanups 2 " in table
     assert "trimmed out" in table  # cleanups ran, and the pinned exchange stayed
 
     await repl.handle("/unpin 1")

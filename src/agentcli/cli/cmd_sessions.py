@@ -64,6 +64,7 @@ def list_sessions(*, limit: int, json_output: bool, search: str | None = None) -
 
 
 def show_session(session_id: str, *, json_output: bool, last: int | None = None) -> None:
+    from ..request_options import stored_options
     from . import render
 
     async def work(store: SessionStore) -> tuple[SessionInfo, list[Message]]:
@@ -71,14 +72,19 @@ def show_session(session_id: str, *, json_output: bool, last: int | None = None)
         return info, await store.read(info.id, last=last)
 
     info, messages = _with_store(work)
+    options = stored_options(info.metadata)  # the request options (-o, /set) sent every turn
     if json_output:
         from ..messages import messages_adapter
 
         dumped = messages_adapter.dump_python(messages, mode="json")
-        print_json({"session": session_dict(info), "messages": dumped})
+        print_json({"session": {**session_dict(info), "options": options}, "messages": dumped})
         return
     console = out_console()
     console.print(Text.assemble(("session ", "bold"), (sanitize_inline(info.id), "bold cyan")))
+    if options:
+        from .set_command import options_line
+
+        console.print(options_line(options))
     system_prompt = _system_prompt(info)
     if system_prompt:  # what the agent is told before every turn: part of the conversation
         console.print(

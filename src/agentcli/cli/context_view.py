@@ -1,4 +1,10 @@
-"""``/context``: what fills the window, by part."""
+"""``/context``: what fills the window, by part.
+
+A table on a terminal. Piped, one tab-separated line per row, numbers whole and without
+separators (``part, messages, tokens, share``): the parts, which add up to the ``in the window``
+line after them, then ``window size``, the pinned exchanges (a part of the above, not more),
+``trimmed out`` and any cleanup warning, all whole at any width.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from rich.text import Text
 
 from ..session.window_cache import summary_range
 from . import render
+from .rows import Rows
 from .sanitize import sanitize_inline
 
 if TYPE_CHECKING:
@@ -59,7 +66,7 @@ def pinned_exchanges(snapshot: SessionSnapshot) -> list[PinnedExchange]:
     return [PinnedExchange(g[0], len(g), sum(m.tokens for m in g)) for g in groups]
 
 
-async def context_breakdown(manager: SessionManager, session_id: str) -> Table:
+async def context_breakdown(manager: SessionManager, session_id: str) -> Rows:
     """Rows for the system prompt, messages by role, tool calls and results, and overhead."""
     return context_table(await manager.snapshot(session_id))
 
@@ -111,8 +118,34 @@ def _by_part(snapshot: SessionSnapshot) -> list[tuple[str, list[int]]]:
     return [(name, counts) for name, counts in parts.items() if counts[0]]
 
 
-def context_table(snapshot: SessionSnapshot) -> Table:
+def context_table(snapshot: SessionSnapshot) -> Rows:
     """The breakdown of ``snapshot``: its rows add up to the total shown."""
+    return Rows(_table(snapshot), _tab_rows(snapshot))
+
+
+def _tab_rows(snapshot: SessionSnapshot) -> list[list[str]]:
+    """The breakdown for a pipe: every pinned exchange listed, the warning as the last line."""
+    usage = snapshot.usage
+
+    def row(name: str, messages: int | None, tokens: int) -> list[str]:
+        count = "" if messages is None else str(messages)
+        return [name, count, str(tokens), render.percent(tokens, usage.window)]
+
+    rows = [row(r.name, r.messages, r.tokens) for r in context_rows(snapshot)]
+    rows.append(row("in the window", usage.messages, usage.tokens))
+    rows.append(["window size", "", str(usage.window), ""])
+    exchanges = pinned_exchanges(snapshot)
+    rows += [row(e.label(80).plain, e.messages, e.tokens) for e in exchanges]
+    if exchanges:
+        rows.append(row(*_pinned_total(exchanges)))
+    if usage.trimmed:
+        rows.append(["trimmed out (still in /history)", str(usage.trimmed), "", ""])
+    if usage.warning:
+        rows.append([usage.warning])
+    return rows
+
+
+def _table(snapshot: SessionSnapshot) -> Table:
     usage = snapshot.usage
     table = Table(show_edge=False, header_style="bold", title_justify="left")
     table.add_column("part")
@@ -152,12 +185,14 @@ def _pinned_rows(table: Table, snapshot: SessionSnapshot) -> None:
         table.add_row(exchange.label(), *row)
     if len(exchanges) > SHOWN_PINS:
         table.add_row(Text(f"{PIN} … {len(exchanges) - SHOWN_PINS} more (/pins)", "dim"))
-    count = sum(e.messages for e in exchanges)
-    tokens = sum(e.tokens for e in exchanges)
-    noun = "exchange" if len(exchanges) == 1 else "exchanges"
+    name, count, tokens = _pinned_total(exchanges)
     table.add_row(  # a part of the window's rows above, not more of it
-        Text(f"of which pinned: {len(exchanges)} {noun}, kept through cleanups", "bold"),
-        f"{count:,}",
-        f"{tokens:,}",
-        render.percent(tokens, window),
+        Text(name, "bold"), f"{count:,}", f"{tokens:,}", render.percent(tokens, window)
     )
+
+
+def _pinned_total(exchanges: list[PinnedExchange]) -> tuple[str, int, int]:
+    """The pinned exchanges' row: its name, their messages and their tokens."""
+    noun = "exchange" if len(exchanges) == 1 else "exchanges"
+    name = f"of which pinned: {len(exchanges)} {noun}, kept through cleanups"
+    return name, sum(e.messages for e in exchanges), sum(e.tokens for e in exchanges)

@@ -16,6 +16,7 @@ from .sanitize import sanitize, sanitize_inline
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from ..context import ContextUsage
     from ..messages import AgentResponse, Message, ToolCall
     from ..usage import CleanupReport, ContextReport
 
@@ -96,7 +97,7 @@ _FORMS = (
 
 
 def turn_line(
-    context: ContextReport,
+    context: ContextReport | ContextUsage,
     response: AgentResponse | None = None,
     *,
     width: int | None = None,

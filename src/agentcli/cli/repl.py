@@ -148,6 +148,7 @@ class Repl:
     def _prompt_session(self) -> PromptSession[str]:
         from .prompt_input import SlashCompleter, make_prompt_session
         from .prompt_store import prompt_names
+        from .set_command import completions
         from .slash import AGENT_SPECS, COMMANDS
 
         history = None if self.options.ephemeral else self.settings.data_dir / "history"
@@ -157,6 +158,7 @@ class Repl:
                 "/resume": lambda: self._session_ids,
                 "/agent": lambda: AGENT_SPECS,
                 "/prompt": lambda: prompt_names(self.settings.data_dir),
+                "/set": completions,
             },
         )
         return make_prompt_session(history, completer)
@@ -343,13 +345,17 @@ class Repl:
         for line in render.cleanup_lines(response.cleanup):
             self.console.print(line)
         if response.context is not None:
-            width = self.console.width if self.console.is_terminal else None
-            self.console.print(render.turn_line(response.context, response, width=width))
+            self.console.print(render.turn_line(response.context, response, width=self.fit))
 
     async def show_usage(self) -> None:
-        manager = await self.manager()
-        usage = await manager.usage(self.session_id)
-        self.console.print(render.gauge(usage.tokens, usage.window, usage.level.value))
+        """The gauge alone (after /resume, /compact, a cancelled turn), fitted like a turn's."""
+        usage = await (await self.manager()).usage(self.session_id)
+        self.console.print(render.turn_line(usage, width=self.fit))
+
+    @property
+    def fit(self) -> int | None:
+        """The width a status line must fit: the terminal's; ``None`` (whole) when not one."""
+        return self.console.width if self.console.is_terminal else None
 
 
 async def _wait_cancellable(task: asyncio.Future[AgentResponse], stop: StopSignals) -> bool:

@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "/system": ("show, set or --clear the system prompt", "[TEXT | --clear]"),
     "/prompt": ("use a saved prompt as the system prompt, or list them", "[NAME]"),
     "/agent": ("show or switch the agent", "[SPEC]"),
+    "/set": ("show or change this session's request options (NAME= drops one)", "[NAME=VALUE ...]"),
     "/cost": ("tokens and cost of this session", ""),
     "/markdown": ("show answers as Markdown or exactly as written (toggles)", "[on|off]"),
     "/copy": ("copy code block N of the last answer (default: the last)", "[N] [FILE] [--force]"),
@@ -85,6 +86,7 @@ class SlashCommands:
             "/system": self.system,
             "/prompt": self.prompt,
             "/agent": self.agent,
+            "/set": self.set_options,
             "/cost": self.cost,
             "/markdown": self.markdown,
             "/copy": self.copy,
@@ -120,16 +122,9 @@ class SlashCommands:
     # ------------------------------------------------------------------ commands
 
     async def help(self, args: list[str]) -> None:
-        from rich.table import Table
+        from .chat_views import help_rows
 
-        table = Table(show_header=False, box=None, padding=(0, 2))
-        for name, (meta, usage) in COMMANDS.items():
-            table.add_row(Text(f"{name} {usage}".strip(), "bold"), Text(meta))
-        self.out.print(table)
-        keys = Table(show_header=False, box=None, padding=(0, 2))
-        for key, meta in KEYS:
-            keys.add_row(Text(key, "bold"), Text(meta))
-        self.out.print(keys)
+        self.out.print(help_rows(COMMANDS, KEYS))
 
     async def context(self, args: list[str]) -> None:
         from .context_view import context_breakdown
@@ -237,8 +232,10 @@ class SlashCommands:
         manager = await self.repl.manager()
         session_id = self.repl.session_id
         if not args:
+            from .chat_views import shown_prompt
+
             prompt = await manager.system_prompt_for(session_id)
-            shown = sanitize_inline(str(prompt), 400) if prompt else "(none)"
+            shown = shown_prompt(prompt, whole=not self.out.is_terminal) if prompt else "(none)"
             self.out.print(Text.assemble(("system prompt: ", "bold"), shown))
             return
         text = args[0]
@@ -258,6 +255,11 @@ class SlashCommands:
         self.out.print(
             Text(f"agent {self.repl.spec} (window {window:,} tokens)", "green" if args else "")
         )
+
+    async def set_options(self, args: list[str]) -> None:
+        from .set_command import set_command
+
+        await set_command(self.repl, self.out, args)
 
     async def cost(self, args: list[str]) -> None:
         _no_args(args)
