@@ -9,7 +9,8 @@ descriptor of the directory, so swapping a path component for a link after the d
 opened cannot redirect the write, and a rename never writes through a link: a link planted at
 the name after the check is itself replaced, its target left alone.
 
-``loose_modes`` and ``tighten`` find and fix group or other permissions on existing paths.
+``loose_modes`` and ``tighten`` find and fix group or other permissions on existing paths;
+``loose_modes_within`` finds them on a directory and its files without following any link.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "TargetIsLinkError",
     "TargetNotRegularError",
     "loose_modes",
+    "loose_modes_within",
     "make_private_dir",
     "tighten",
     "write_private_file",
@@ -38,6 +40,8 @@ __all__ = [
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 _OTHERS = 0o077  # group and other permission bits
+# Opens what is at a name, never through a link there, and never waits (a FIFO).
+_NO_FOLLOW = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 # Where a hard link cannot be made: the name is then checked, then replaced (a small race).
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.EXDEV}
 
@@ -154,6 +158,7 @@ class LooseMode:
     path: Path
     mode: int
     wanted: int
+    follow: bool = True  # False: found without following a link at ``path``, and fixed so
 
     def describe(self) -> str:
         return f"{self.path} ({self.mode:04o}, want {self.wanted:04o})"
@@ -168,12 +173,53 @@ def loose_modes(paths: list[Path]) -> list[LooseMode]:
             mode = path.stat().st_mode
         except OSError:
             continue  # absent (or unreadable: nothing to report about its mode)
-        bits = stat.S_IMODE(mode)
-        if bits & _OTHERS:
-            found.append(LooseMode(path, bits, bits & ~_OTHERS & 0o7777))
+        found += _loose(path, mode, follow=True)
     return found
 
 
+def loose_modes_within(directory: Path) -> list[LooseMode]:
+    """``directory`` and the regular files directly in it, where they give group or other
+    users any permission, found without following symbolic links: a link at the directory's
+    name or inside it is never reported, read through or changed. Nothing if the directory is
+    absent, a link, or cannot be read."""
+    try:
+        dir_fd = os.open(directory, _NO_FOLLOW | os.O_DIRECTORY)
+    except OSError:
+        return []
+    try:
+        found = _loose(directory, os.fstat(dir_fd).st_mode, follow=False)
+        for name in sorted(os.listdir(dir_fd)):
+            try:
+                mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+            except OSError:
+                continue  # gone since it was listed
+            if stat.S_ISREG(mode):
+                found += _loose(directory / name, mode, follow=False)
+    finally:
+        os.close(dir_fd)
+    return found
+
+
+def _loose(path: Path, mode: int, *, follow: bool) -> list[LooseMode]:
+    """``path`` as a ``LooseMode`` if ``mode`` gives group or other users any permission."""
+    bits = stat.S_IMODE(mode)
+    if not bits & _OTHERS:
+        return []
+    return [LooseMode(path, bits, bits & ~_OTHERS & 0o7777, follow)]
+
+
 def tighten(loose: LooseMode) -> None:
-    """Take group and other permissions away from ``loose.path``."""
-    os.chmod(loose.path, loose.wanted)
+    """Take group and other permissions away from ``loose.path``; one found without following
+    links is changed through a descriptor opened without following one (``ELOOP`` if a link
+    has taken its name since), and only if it is still a file or a directory."""
+    if loose.follow:
+        os.chmod(loose.path, loose.wanted)
+        return
+    fd = os.open(loose.path, _NO_FOLLOW)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise TargetNotRegularError(errno.EEXIST, "it is not a file or a directory", loose.path)
+        os.fchmod(fd, loose.wanted)
+    finally:
+        os.close(fd)

@@ -69,7 +69,7 @@ def test_loose_permissions_are_reported_then_fixed(workdir: Path, tmp_path: Path
     assert f"{data_dir_path} 0755 → 0700" in fixed
     assert (_mode(data_dir_path), _mode(database), _mode(history)) == (0o700, 0o600, 0o600)
 
-    assert "permissions: sessions and input history are private to you" in doctor()
+    assert "permissions: sessions, input history and saved prompts are private to you" in doctor()
     assert "warning" not in invoke("sessions", "list").stderr
 
 

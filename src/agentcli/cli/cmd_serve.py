@@ -49,6 +49,7 @@ def serve_command(
     observability.check(settings)  # SENTRY_DSN or an OTLP endpoint without its extra: exit 4
     # Before the store: an exposed server without keys is refused whatever the store is.
     _check_exposure(host, keys_configured=keys.enabled, no_auth=no_auth)
+    _check_agents(agents, settings)  # no SDK or key: exit 4 now, not at each request
     settings = with_store(settings, _store_url(settings, store, ephemeral, workers))
     specs = _specs(agents, settings)
     built = {spec: build_agent(spec, settings) for spec in specs}  # a bad spec fails here
@@ -143,6 +144,26 @@ def _check_exposure(host: str, *, keys_configured: bool, no_auth: bool) -> None:
         f"your agents. Set {_KEY_SETTINGS}, listen on 127.0.0.1, or pass --no-auth if that "
         "is what you want",
     )
+
+
+def _check_agents(agents: list[str], settings: Settings) -> None:
+    """Check every agent the service would use as ``chat`` checks its own: the ones served
+    (``--agent``, else ``DEFAULT_MODEL``) and the summary agent. An unknown spec, a missing
+    SDK or an unset key fails here (exit 4), naming what to set; nothing is imported."""
+    from ..agents.factory import check_spec
+    from ..errors import ConfigError
+    from .runtime import choose_spec
+
+    if not agents:
+        choose_spec(None, settings)  # the default: its error names DEFAULT_MODEL=...
+    for spec in dict.fromkeys(spec.strip() for spec in agents):
+        check_spec(spec, settings)
+    summary = settings.summary_agent
+    if summary:
+        try:
+            check_spec(summary, settings)
+        except ConfigError as exc:
+            raise ConfigError(f"AGENTCLI_SUMMARY_AGENT={summary}: {exc}") from None
 
 
 def _specs(agents: list[str], settings: Settings) -> list[str]:

@@ -21,16 +21,20 @@ __all__ = ["QUICK_CHECK_SECONDS", "integrity_check", "permission_check"]
 # A quick_check reads every page: seconds for a large file. Past this, doctor says so and
 # moves on rather than hang.
 QUICK_CHECK_SECONDS = 60.0
+_PRIVATE = "sessions, input history and saved prompts"
 
 
 def permission_check(settings: Settings, *, fix: bool) -> Check:
-    """Loose permissions on the data directory, the database files or the input history:
-    reported, or with ``fix`` tightened (group and other permissions taken away)."""
-    from .._private_files import loose_modes, tighten
+    """Loose permissions on the data directory, the database files, the input history or the
+    saved prompts (their directory and files; links there are not followed): reported, or with
+    ``fix`` tightened (group and other permissions taken away)."""
+    from .._private_files import loose_modes, loose_modes_within, tighten
+    from .prompt_store import prompts_dir
 
     loose = loose_modes(private_paths(settings))
+    loose += loose_modes_within(prompts_dir(settings.data_dir))
     if not loose:
-        return Check("permissions", "ok", "sessions and input history are private to you")
+        return Check("permissions", "ok", f"{_PRIVATE} are private to you")
     named = ", ".join(item.describe() for item in loose)
     if not fix:
         return Check(

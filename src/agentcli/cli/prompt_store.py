@@ -84,6 +84,7 @@ def save_prompt(data_dir: Path, name: str, text: str) -> bool:
     validate_prompt_name(name)
     _validate_text(text)
     directory = prompts_dir(data_dir)
+    make_private_dir(data_dir)  # a first save may create it: 0700 too, not the umask's 0755
     make_private_dir(directory)
     replaced = (directory / (name + _SUFFIX)).exists()
     write_private_file(directory, name + _SUFFIX, text.encode(), replace=True)
