@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from ..providers.vendor_fixtures import server, vendor
 from .inprocess_chat import ChatStarter
 from .terminal import Terminal, terminal_env
+
+# The fake vendor server and agents, for the chat tests that go through a provider's SDK.
+__all__ = ["server", "vendor"]
 
 
 @pytest.fixture

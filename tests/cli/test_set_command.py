@@ -5,7 +5,6 @@ OpenAI or Anthropic server on 127.0.0.1 under the vendor's names."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,12 @@ from agentcli.cli.set_command import completions
 from agentcli.config import load_settings
 
 from ..providers.fake_http import FakeServer
+from ..providers.vendor_fixtures import TEST_KEY as KEY
 from ..providers.vendors import Vendor, make_vendor
 from .inprocess_chat import ChatStarter
 from .inprocess_chat import printed as output
 
 AGENT = f"{Path(__file__).parent / 'options_agent.py'}:OptionsAgent"
-KEY = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
 NONE_SET = "no options set; /set NAME=VALUE sets one of temperature, top_p, max_output_tokens"
 
 
@@ -136,20 +135,6 @@ def test_tab_offers_the_option_names_after_set() -> None:
 
 
 # ---------------------------------------------------------------------- provider agents
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    fake = FakeServer().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(params=["openai", "anthropic"])
-async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[Vendor]:
-    made = make_vendor(request.param, KEY)
-    yield made
-    await made.aclose()
 
 
 async def vendor_chat(

@@ -3,28 +3,14 @@ that are closed when the test ends."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from .fake_http import FakeServer
+from .vendor_fixtures import TEST_KEY, server, vendor
 from .vendors import Vendor, make_vendor
 
-TEST_KEY = "sk-test-0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    fake = FakeServer().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(params=["openai", "anthropic"])
-async def vendor(request: pytest.FixtureRequest) -> AsyncIterator[Vendor]:
-    made = make_vendor(request.param, TEST_KEY)
-    yield made
-    await made.aclose()
+__all__ = ["TEST_KEY", "server", "vendor"]
 
 
 @pytest.fixture
