@@ -71,6 +71,11 @@ class ToolStreamer(AgentInterface):
     name = "tool-streamer"
     tool_pause = 0.3
 
+    def __init__(self, gate: asyncio.Event | None = None) -> None:
+        # With a gate, the tool runs until the test opens it (on the server's loop), not for
+        # a fixed pause: what happens during it no longer depends on the machine's speed.
+        self.gate = gate
+
     async def process(self, context: AgentContext) -> AgentResponse:  # pragma: no cover
         raise NotImplementedError
 
@@ -78,7 +83,10 @@ class ToolStreamer(AgentInterface):
         call = ToolCall(id="call-1", name="lookup", arguments='{"q": "x"}')
         result = Message(role="tool", tool_call_id="call-1", name="lookup", content="42")
         yield ToolCallEvent(call)
-        await asyncio.sleep(self.tool_pause)
+        if self.gate is not None:
+            await self.gate.wait()
+        else:
+            await asyncio.sleep(self.tool_pause)
         yield ToolResultEvent(result)
         for text in TOOL_TEXTS:
             await asyncio.sleep(0.01)
