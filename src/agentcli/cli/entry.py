@@ -15,5 +15,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"agentcli {__version__}")
         return
     from .app import app
+    from .one_command import narrowed
 
-    app(args=args, prog_name="agentcli")
+    narrowed(app, args)(args=args, prog_name="agentcli")
