@@ -37,22 +37,12 @@ BOX = "│┃━─┼╇"
 def console(width: int, *, terminal: bool) -> Console:
     """A terminal ``width`` columns wide without colours, or, like the CLI's console for a pipe
     (``console.make_console``), one writing exact text: soft wrap and no colour."""
-    if terminal:
-        return Console(
-            file=io.StringIO(),
-            width=width,
-            force_terminal=True,
-            color_system=None,
-            markup=False,
-            emoji=False,
-            highlight=False,
-        )
     return Console(
         file=io.StringIO(),
         width=width,
-        force_terminal=False,
-        soft_wrap=True,
-        no_color=True,
+        force_terminal=terminal,
+        soft_wrap=not terminal,
+        no_color=not terminal,
         color_system=None,
         markup=False,
         emoji=False,
