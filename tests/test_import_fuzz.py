@@ -7,6 +7,7 @@ with ``overwrite`` on and off."""
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import tempfile
 from collections.abc import Callable
@@ -148,7 +149,10 @@ def _corruptions(draw: st.DrawFn) -> Callable[[dict[str, Any]], None]:
     kind = draw(st.sampled_from(["value", "key", "reorder", "token sum"]))
     if kind == "value":
         place, value = draw(st.sampled_from(_PLACES)), draw(_HOSTILE_VALUES)
-        return lambda d: _put(d, place, value)
+        # A copy each time: ``[]`` and ``{}`` are single objects shared by every example, and
+        # later corruptions write into what they find, so a shared one could end up inside
+        # itself (json.dumps: "Circular reference detected") or carry one example into the next.
+        return lambda d: _put(d, place, copy.deepcopy(value))
     if kind == "key":
         key = draw(st.sampled_from(["\ud800", "a\x00b", "\udc80x"]))
         return lambda d: _put(d, ("session", "metadata", key), 1)
