@@ -6,15 +6,18 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 import typer.main
 from typer.testing import CliRunner
 
 from agentcli.cli.app import app
+
+from .terminal import Terminal, visible
 
 PLACEHOLDER = re.compile(r"<(?:bool|str|int|float|path|file|directory|list\[[a-z]+\])>")
 runner = CliRunner()
@@ -64,3 +67,17 @@ def test_a_missing_argument_is_still_named(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "Missing argument 'ID'" in result.output
     assert "sessions show [OPTIONS] ID" in result.output
+
+
+def test_help_and_usage_errors_keep_their_panels_on_a_terminal(
+    spawn: Callable[..., Terminal],
+) -> None:
+    term = spawn("run", "--help")
+    term.expect(pexpect.EOF)
+    assert "╭─ Options " in visible(term.raw)
+    assert "--option" in visible(term.raw)
+    term = spawn("sessions", "list", "--limit", "many")
+    term.expect(pexpect.EOF)
+    shown = visible(term.raw)
+    assert "╭─ Error " in shown
+    assert "Input should be a valid integer" in shown

@@ -143,3 +143,33 @@ def test_a_piped_error_is_one_line(workdir: Path, data_dir: Path) -> None:
     [line] = done.stderr.splitlines()
     assert line.startswith("error: ")
     assert missing in line
+
+
+BOX_CHARACTERS = "╭╮╰╯│─"
+
+
+def test_a_piped_usage_error_is_one_line(workdir: Path, data_dir: Path) -> None:
+    done = _cli(workdir, data_dir, "sessions", "list", "--limit", "many")
+    assert done.returncode == 2
+    # Typer's panel would wrap this at 80 columns inside a box; click's form keeps it whole.
+    assert done.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--limit' / '-n': Input should be a valid integer, "
+        "unable to parse string as an integer"
+    )
+    assert "Try 'agentcli sessions list -h' for help." in done.stderr
+    assert not set(BOX_CHARACTERS) & set(done.stderr)
+
+
+def test_piped_help_is_plain_text_with_whole_summaries(workdir: Path, data_dir: Path) -> None:
+    done = _cli(workdir, data_dir, "--help")
+    assert done.returncode == 0, done.stderr
+    assert not set(BOX_CHARACTERS) & set(done.stdout)
+    _no_escapes(done.stdout)
+    assert "\nCommands:\n" in done.stdout
+    # Each command's whole first paragraph, not click's cut at 45 characters with "...".
+    commands = done.stdout.split("\nCommands:\n", 1)[1]
+    assert not [line for line in commands.splitlines() if line.endswith("...")]
+    assert "143 SIGTERM." in done.stdout
+    options = _cli(workdir, data_dir, "run", "--help").stdout
+    [line] = [line for line in options.splitlines() if "--option NAME=VALUE" in line]
+    assert line.startswith("  -o, --option NAME=VALUE")  # grep finds the option, not a panel row

@@ -13,14 +13,22 @@ says, so the same command writes the same bytes everywhere.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["PIPE_WIDTH", "err_console", "make_console", "out_console", "print_json"]
+__all__ = [
+    "PIPE_WIDTH",
+    "err_console",
+    "is_terminal",
+    "make_console",
+    "out_console",
+    "print_json",
+]
 
 PIPE_WIDTH = 80
 
@@ -42,6 +50,23 @@ def make_console(stderr: bool) -> Console:
         color_system=None,
         width=PIPE_WIDTH,
     )
+
+
+def is_terminal(stream: TextIO | None) -> bool:
+    """Whether ``stream`` is a terminal, decided as rich's ``Console.is_terminal`` decides it
+    (``TTY_COMPATIBLE``, then ``FORCE_COLOR``, then ``isatty``), for callers that must know
+    before, or instead of, importing rich."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except ValueError:  # a closed stream
+        return False
 
 
 @cache
