@@ -55,6 +55,18 @@ def test_a_provider_and_a_filter() -> None:
     assert all("haiku" in str(row["model"]) for row in found)
 
 
+def test_the_filter_matches_the_provider_and_the_agent_spec_too() -> None:
+    anthropic = rows("anthropic")
+    assert anthropic
+    assert {row["provider"] for row in anthropic} == {"anthropic"}
+    assert rows("anthropic") == rows("--provider", "anthropic")
+    exact = rows("OpenAI:GPT-4o-mini")
+    assert exact
+    assert all(
+        f"{row['provider']}:{row['model']}".startswith("openai:gpt-4o-mini") for row in exact
+    )
+
+
 def test_other_providers_are_listed_without_a_spec() -> None:
     everything = rows("--all")
     assert {"openai", "anthropic", "google"} <= {row["provider"] for row in everything}

@@ -16,7 +16,10 @@ __all__ = ["models"]
 def models(
     filter_text: Annotated[
         str | None,
-        typer.Argument(metavar="FILTER", help="Only models whose id or name contains this."),
+        typer.Argument(
+            metavar="FILTER",
+            help="Only models whose id, name or provider:model contains this (any case).",
+        ),
     ] = None,
     provider: Annotated[
         str | None,

@@ -74,7 +74,8 @@ _NOTE = (
 
 
 def model_rows(filter_text: str | None, *, provider: str | None, every: bool) -> list[ModelRow]:
-    """The table's models, filtered: a provider id (exact), a substring of id or name."""
+    """The table's models, filtered: a provider id (exact), a substring of the model's id, its
+    name or ``provider:model`` (so ``anthropic`` or ``openai:gpt-4o`` find what they say)."""
     from datetime import UTC, datetime
 
     from genai_prices.data_snapshot import get_snapshot
@@ -96,7 +97,7 @@ def model_rows(filter_text: str | None, *, provider: str | None, every: bool) ->
         _row(p, m, now, p.id in PROVIDERS)
         for p in chosen
         for m in p.models
-        if needle in m.id.lower() or needle in (m.name or "").lower()
+        if any(needle in text.lower() for text in (m.id, m.name or "", f"{p.id}:{m.id}"))
     ]
 
 
