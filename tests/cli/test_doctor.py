@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import stat
 from pathlib import Path
@@ -100,6 +101,9 @@ async def test_doctor_detects_a_damaged_database(workdir: Path, tmp_path: Path) 
     code, out, err = await run_cli(workdir, data_dir, "doctor", COLUMNS="400")
     assert code == 0, out + err
     assert f"integrity: {database}: quick_check passed" in out
+    code, out, err = await run_cli(workdir, data_dir, "doctor", "--json")
+    assert code == 0, out + err
+    assert json.loads(out)["ok"] is True
 
     _damage(database)
     code, out, err = await run_cli(workdir, data_dir, "doctor", COLUMNS="400")
@@ -108,6 +112,21 @@ async def test_doctor_detects_a_damaged_database(workdir: Path, tmp_path: Path) 
     assert "agentcli sessions export ID --format json -o DIR/" in out
     assert "agentcli sessions import" in out
     assert "check(s) failed" in err
+
+    code, out, err = await run_cli(workdir, data_dir, "doctor", "--json")
+    assert (code, err) == (FAILED, "")
+    report = json.loads(out)
+    assert report["ok"] is False
+    checks = {check["name"]: check for check in report["checks"]}
+    assert checks["integrity"]["status"] == "fail"
+    assert checks["integrity"]["detail"].startswith(f"{database} is damaged")
+    assert "agentcli sessions import" in checks["integrity"]["fix"]
+    assert checks["tokenizer"] == {
+        "name": "tokenizer",
+        "status": "ok",
+        "detail": "o200k available offline",
+        "fix": None,
+    }
 
 
 def test_quick_check_is_bounded_in_time(tmp_path: Path) -> None:

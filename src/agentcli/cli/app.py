@@ -344,9 +344,10 @@ def doctor(
     fix: Annotated[
         bool, typer.Option("--fix", help="Make the data directory and its files private to you.")
     ] = False,
+    json_output: JsonOpt = False,
 ) -> None:
     """Check keys, the store and its integrity, the tokenizer and the data directory and
     its permissions; suggest fixes."""
     from .cmd_info import doctor_command
 
-    doctor_command(fix=fix)
+    doctor_command(fix=fix, json_output=json_output)

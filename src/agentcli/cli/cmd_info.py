@@ -259,8 +259,22 @@ def _tokenizer_check() -> Check:
 _MARK = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red")}
 
 
-def doctor_command(*, fix: bool = False) -> None:
+def doctor_command(*, fix: bool = False, json_output: bool = False) -> None:
     checks = run_checks(fix=fix)
+    failed = sum(1 for c in checks if c.status == "fail")
+    if json_output:
+        print_json(
+            {
+                "ok": not failed,
+                "checks": [
+                    {"name": c.name, "status": c.status, "detail": c.detail, "fix": c.fix or None}
+                    for c in checks
+                ],
+            }
+        )
+        if failed:
+            raise CLIExit(FAILED)  # the document says which; nothing more on stderr
+        return
     console = out_console()
     for check in checks:
         mark, style = _MARK[check.status]
@@ -271,7 +285,6 @@ def doctor_command(*, fix: bool = False) -> None:
         )
         if check.fix:
             console.print(Text(f"  fix: {check.fix}", style=style))
-    failed = sum(1 for c in checks if c.status == "fail")
     if failed:
         raise CLIExit(FAILED, f"{failed} check(s) failed")
     console.print(Text("all checks passed", style="green"))
