@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +48,32 @@ def test_help_does_not_import_providers_or_the_session() -> None:
         "print('HEAVY', sorted(heavy))\n"
     )
     assert "HEAVY []" in out
+
+
+@pytest.mark.parametrize(
+    "args", [["run", "ping"], ["--help"], ["run", "--help"], ["sessions", "list", "-n", "x"]]
+)
+def test_output_to_pipes_leaves_rich_unloaded(tmp_path: Path, args: list[str]) -> None:
+    # Plain text needs no rich (a tenth of a one-shot run's start); a terminal gets it.
+    code = (
+        "import sys\n"
+        "from agentcli.cli.entry import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('RICH', sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "AGENTCLI_DATA_DIR": str(tmp_path)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "RICH []" in result.stdout, result.stdout + result.stderr
 
 
 def test_importing_the_cli_has_no_side_effects() -> None:

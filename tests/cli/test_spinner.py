@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from agentcli.cli.stream_view import NOTHING_STORED, PARTIAL_KEPT, TurnView
 from agentcli.cli.waiting import WAITING
 from agentcli.stores import SQLiteStore
 
-from .terminal import Terminal, visible
+from .terminal import COLUMNS, ROWS, TIMEOUT, Terminal, terminal_env, visible
 from .waiting_agents import GATE, GATED_ANSWER
 
 AGENTS = Path(__file__).parent / "waiting_agents.py"
@@ -73,6 +74,33 @@ def test_run_on_a_terminal_shows_the_spinner_then_the_answer(spawn: Spawn, workd
     term.expect(pexpect.EOF)
     term.child.close()
     assert term.child.exitstatus == 0
+
+
+def test_run_into_a_file_keeps_the_spinner_on_the_terminal(workdir: Path, tmp_path: Path) -> None:
+    # Only standard output is redirected: the answer goes to the file as written, the spinner
+    # still shows on the terminal standard error is, and never reaches the file.
+    os.mkfifo(workdir / GATE)
+    child = pexpect.spawn(
+        "/bin/sh",
+        [
+            "-c",
+            'exec "$0" -m agentcli run --agent "$1" hi > answer.txt',
+            sys.executable,
+            _agent("GatedAgent"),
+        ],
+        cwd=str(workdir),
+        env=terminal_env(tmp_path / "data"),
+        dimensions=(ROWS, COLUMNS),
+        timeout=TIMEOUT,
+    )
+    try:
+        child.expect(WAITING.encode())
+        (workdir / GATE).write_text("go")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert (workdir / "answer.txt").read_text() == GATED_ANSWER + "\n"
 
 
 def test_no_spinner_when_stderr_is_not_a_terminal() -> None:

@@ -7,11 +7,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
-
-from . import render
 from .bounded_input import read_piped
-from .console import err_console, out_console
+from .console import err_console, is_terminal, out_console
 from .exits import AGENT_ERROR, USAGE, CLIExit, print_error
 from .runtime import (
     build_agent,
@@ -131,6 +128,8 @@ async def _run(
             if uses_tools(spec):
                 sources = await tools.sources()
             elif tools.specs:
+                from rich.text import Text
+
                 err_console().print(Text(mcp_ignored(spec), style="yellow"))
             manager = build_manager(build_agent(spec, settings, sources), store, settings)
             try:
@@ -156,11 +155,13 @@ async def _show_turn(
     from .text_options import show_markdown
     from .turn import run_turn
 
-    console = out_console()
-    rendered = show_markdown(markdown, console.is_terminal)
-    mode = "silent" if silent else choose_mode(console, markdown=rendered)
-    view = TurnView(console, mode, markdown=rendered, err_console=err_console())
-    return await run_turn(manager, session_id, text, view)
+    terminal = is_terminal(sys.stdout)
+    rendered = show_markdown(markdown, terminal)
+    mode = "silent" if silent else choose_mode(terminal, markdown=rendered)
+    # Text going to a pipe needs no rich console (rich is a tenth of a one-shot run's start);
+    # the view makes one if it has something else to show.
+    console = out_console() if mode in ("live", "quiet") else None
+    return await run_turn(manager, session_id, text, TurnView(console, mode, markdown=rendered))
 
 
 def _report(
@@ -176,9 +177,13 @@ def _report(
 
         sys.stdout.write(extracted_code(sanitize(response.output)))
         sys.stdout.flush()
-    err = err_console()
-    if not err.is_terminal:
+    if not is_terminal(sys.stderr):
         return
+    from rich.text import Text
+
+    from . import render
+
+    err = err_console()
     for line in render.cleanup_lines(response.cleanup):
         err.print(line)
     if response.context is not None:

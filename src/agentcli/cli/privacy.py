@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.text import Text
-
 from .console import err_console
 
 if TYPE_CHECKING:
@@ -63,6 +61,8 @@ def warn_if_not_private(settings: Settings) -> None:
     loose = [item for item in loose_modes(store_paths(settings)) if item.path not in _reported]
     _reported.update(item.path for item in loose)
     if loose:
+        from rich.text import Text
+
         named = ", ".join(item.describe() for item in loose)
         err_console().print(
             Text(

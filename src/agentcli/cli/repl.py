@@ -314,7 +314,9 @@ class Repl:
         from .stream_view import TurnView, choose_mode
         from .turn import run_turn
 
-        mode = choose_mode(self.console, stream=self.options.stream, markdown=self.markdown)
+        mode = choose_mode(
+            self.console.is_terminal, stream=self.options.stream, markdown=self.markdown
+        )
         view = TurnView(self.console, mode, markdown=self.markdown, err_console=self.err)
 
         async def body() -> AgentResponse:
