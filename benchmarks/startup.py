@@ -255,8 +255,11 @@ def run(*, quick: bool = False) -> Section:
 
     with tempfile.TemporaryDirectory(prefix="agentcli-startup-") as name:
         tmp = Path(name)
-        for sub in ("data", "llm", "home", "cwd"):
+        for sub in ("llm", "home", "cwd"):
             (tmp / sub).mkdir()
+        # Private, as agentcli makes it: a 0755 one would have every run print the permissions
+        # warning (and load rich for it), which no user's run does.
+        (tmp / "data").mkdir(mode=0o700)
         cwd = tmp / "cwd"
         env = _env(tmp)
 
