@@ -132,6 +132,11 @@ def test_tab_offers_the_option_names_after_set() -> None:
     completer = SlashCompleter({"/set": "options"}, {"/set": completions})
     found = completer.get_completions(Document("/set t"), CompleteEvent())
     assert [c.text for c in found] == ["temperature=", "top_p="]
+    completer = SlashCompleter({"/set": "options"}, {"/set": completions}, frozenset({"/set"}))
+    later = list(completer.get_completions(Document("/set seed=3 temp"), CompleteEvent()))
+    assert [(c.text, c.start_position) for c in later] == [("temperature=", -4)]
+    first_only = SlashCompleter({"/agent": "agent"}, {"/agent": lambda: ["echo"]})
+    assert not list(first_only.get_completions(Document("/agent echo e"), CompleteEvent()))
 
 
 # ---------------------------------------------------------------------- provider agents

@@ -49,15 +49,18 @@ def _in_open_block(text: str) -> bool:
 
 
 class SlashCompleter(Completer):
-    """Completes ``/commands`` and their first argument."""
+    """Completes ``/commands`` and their first argument, or every argument of the commands
+    in ``repeated`` (``/set a=1 b=2`` takes several)."""
 
     def __init__(
         self,
         commands: Mapping[str, str],
         arguments: Mapping[str, Callable[[], Sequence[str]]],
+        repeated: frozenset[str] = frozenset(),
     ) -> None:
         self.commands = commands
         self.arguments = arguments
+        self.repeated = repeated
 
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
@@ -72,8 +75,12 @@ class SlashCompleter(Completer):
                     yield Completion(command, -len(name), display_meta=meta)
             return
         values = self.arguments.get(name)
-        if values is None or " " in arg:
+        if values is None:
             return
+        if " " in arg:
+            if name not in self.repeated:
+                return
+            arg = arg.rsplit(" ", 1)[1]
         for value in values():
             if value.startswith(arg):
                 yield Completion(value, -len(arg))

@@ -160,6 +160,7 @@ class Repl:
                 "/prompt": lambda: prompt_names(self.settings.data_dir),
                 "/set": completions,
             },
+            repeated=frozenset({"/set"}),
         )
         return make_prompt_session(history, completer)
 
