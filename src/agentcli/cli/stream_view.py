@@ -102,9 +102,10 @@ class TurnView:
         """The turn was sent: wait visibly until its first output."""
         if self.mode == "silent" or (self._err is None and not is_terminal(sys.stderr)):
             return  # no spinner off a terminal: no need to make the console to learn that
-        from .waiting import Waiting
+        if self._waiting is None:  # started twice, it is still one spinner
+            from .waiting import Waiting
 
-        self._waiting = Waiting(self.err)
+            self._waiting = Waiting(self.err)
         self._waiting.start()
 
     def _stop_waiting(self) -> None:
