@@ -111,6 +111,10 @@ def test_ctrl_c_at_the_prompt_clears_the_line(spawn: Spawn) -> None:
     term.prompt()
     term.send("half-typed")
     term.child.sendintr()
+    # Ctrl-C draws a new prompt. Wait for it: otherwise each later wait matches the prompt
+    # before the one it is for, and the final Ctrl-D can arrive between two prompts, while the
+    # terminal is in cooked mode and takes it as its own end-of-file (it never reaches us).
+    term.prompt()
     out = visible(term.line("fresh"))
     assert "half-typedfresh" not in out
     history = visible(term.line("/history"))
