@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from .bounded_input import read_piped
-from .console import err_console, is_terminal, out_console
+from .console import err_console, is_terminal
 from .exits import AGENT_ERROR, USAGE, CLIExit, print_error
 from .runtime import (
     build_agent,
@@ -158,10 +158,8 @@ async def _show_turn(
     terminal = is_terminal(sys.stdout)
     rendered = show_markdown(markdown, terminal)
     mode = "silent" if silent else choose_mode(terminal, markdown=rendered)
-    # Text going to a pipe needs no rich console (rich is a tenth of a one-shot run's start);
-    # the view makes one if it has something else to show.
-    console = out_console() if mode in ("live", "quiet") else None
-    return await run_turn(manager, session_id, text, TurnView(console, mode, markdown=rendered))
+    # No consoles given: the view makes them only if it draws (text to a pipe needs none).
+    return await run_turn(manager, session_id, text, TurnView(None, mode, markdown=rendered))
 
 
 def _report(

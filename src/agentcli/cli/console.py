@@ -37,9 +37,8 @@ def make_console(stderr: bool) -> Console:
     """A console for standard output or error, exact (see above) when it is not a terminal."""
     from rich.console import Console
 
-    console = Console(stderr=stderr, markup=False, emoji=False, highlight=False)
-    if console.is_terminal:
-        return console
+    if is_terminal(sys.stderr if stderr else sys.stdout):  # one rule for every caller
+        return Console(stderr=stderr, markup=False, emoji=False, highlight=False)
     return Console(
         stderr=stderr,
         markup=False,

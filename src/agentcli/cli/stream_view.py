@@ -12,9 +12,9 @@ Four ways, one interface:
 
 Until the first output a spinner with the seconds waited runs on stderr (a terminal only).
 
-``plain`` and ``silent`` views may be made without a console: the text goes straight to standard
-output, and rich (a tenth of ``agentcli run``'s start) is loaded only if a tool line, a notice
-or the spinner has to be shown.
+A view may be made without consoles: it makes standard output's and error's on first use, so a
+``plain`` view writing to a pipe never loads rich (a tenth of ``agentcli run``'s start) unless
+a tool line, a notice or the spinner has to be shown.
 
 All text passes through one ``StreamSanitizer`` per turn, so an escape sequence split across
 chunks is still caught.
@@ -65,8 +65,6 @@ class TurnView:
         markdown: bool = True,
         err_console: Console | None = None,
     ) -> None:
-        if console is None and mode not in ("plain", "silent"):
-            raise ValueError(f"a {mode} view draws on a console: give one")
         self._console = console
         self._err = err_console or console
         self.mode: Mode = mode
