@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
@@ -266,10 +266,7 @@ def doctor_command(*, fix: bool = False, json_output: bool = False) -> None:
         print_json(
             {
                 "ok": not failed,
-                "checks": [
-                    {"name": c.name, "status": c.status, "detail": c.detail, "fix": c.fix or None}
-                    for c in checks
-                ],
+                "checks": [{**asdict(c), "fix": c.fix or None} for c in checks],
             }
         )
         if failed:

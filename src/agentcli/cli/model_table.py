@@ -97,7 +97,7 @@ def model_rows(filter_text: str | None, *, provider: str | None, every: bool) ->
         _row(p, m, now, p.id in PROVIDERS)
         for p in chosen
         for m in p.models
-        if any(needle in text.lower() for text in (m.id, m.name or "", f"{p.id}:{m.id}"))
+        if needle in f"{p.id}:{m.id}".lower() or needle in (m.name or "").lower()
     ]
 
 
