@@ -41,6 +41,21 @@ def terminal_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An environment built from scratch for a command run without a terminal: nothing from the
+    developer's shell leaks in, the data directory and home are under ``tmp_path``."""
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "PATH": "/usr/bin:/bin",
+        "AGENTCLI_DATA_DIR": str(tmp_path / "data"),
+        "PYDANTIC_DISABLE_PLUGINS": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
+    if "AGENTCLI_CACHE_DIR" in os.environ:  # the run's shared tokenizer cache
+        env["AGENTCLI_CACHE_DIR"] = os.environ["AGENTCLI_CACHE_DIR"]
+    return {**env, **extra}
+
+
 class Terminal:
     """One ``agentcli`` process on a pty. ``raw`` holds every byte it printed."""
 

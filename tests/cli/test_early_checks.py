@@ -17,6 +17,7 @@ from agentcli.agents.factory import check_spec
 from agentcli.config import Settings
 from agentcli.errors import ConfigError
 
+from .terminal import clean_env
 from .test_settings_errors import agentcli, assert_one_config_line
 
 BANNER = "agentcli "  # the chat's first line starts so
@@ -28,17 +29,10 @@ def chat(
     """``agentcli chat`` without a terminal: one message per line from ``stdin``."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    clean = {
-        "HOME": str(tmp_path / "home"),
-        "PATH": "/usr/bin:/bin",
-        "AGENTCLI_DATA_DIR": str(tmp_path / "data"),
-        "PYDANTIC_DISABLE_PLUGINS": "1",
-        "PYTHONIOENCODING": "utf-8",
-    }
     return subprocess.run(
         [sys.executable, "-m", "agentcli", "chat", *args],
         cwd=work,
-        env={**clean, **env},
+        env=clean_env(tmp_path, **env),
         input=stdin,
         capture_output=True,
         text=True,

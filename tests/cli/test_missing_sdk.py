@@ -16,6 +16,8 @@ import pytest
 
 from agentcli.cli.exits import CONFIG_ERROR
 
+from .terminal import clean_env
+
 LAUNCH = (
     "import sys\n"
     "for name in sys.argv[1].split(','):\n"
@@ -29,15 +31,8 @@ def without(
     tmp_path: Path, sdks: str, *args: str, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """``agentcli ARGS`` in a process where the modules named in ``sdks`` cannot be imported."""
-    env = {
-        "HOME": str(tmp_path / "home"),
-        "PATH": "/usr/bin:/bin",
-        "AGENTCLI_DATA_DIR": str(tmp_path / "data"),
-        "OPENAI_API_KEY": "sk-test-not-used",
-        "ANTHROPIC_API_KEY": "sk-ant-test-not-used",
-        "PYDANTIC_DISABLE_PLUGINS": "1",
-        "PYTHONIOENCODING": "utf-8",
-    }
+    keys = {"OPENAI_API_KEY": "sk-test-not-used", "ANTHROPIC_API_KEY": "sk-ant-test-not-used"}
+    env = clean_env(tmp_path, **keys)
     return subprocess.run(
         [sys.executable, "-c", LAUNCH, sdks, *args],
         cwd=tmp_path,

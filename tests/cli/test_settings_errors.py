@@ -4,7 +4,6 @@ never a secret's value."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from agentcli.cli.exits import CONFIG_ERROR, FAILED
+
+from .terminal import clean_env
 
 SECRET = "sk-canary-51f0e2d9c7"
 
@@ -21,19 +22,10 @@ def agentcli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProc
     (nothing from the developer's shell leaks in)."""
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    clean = {
-        "HOME": str(tmp_path / "home"),
-        "PATH": "/usr/bin:/bin",
-        "AGENTCLI_DATA_DIR": str(tmp_path / "data"),
-        "PYDANTIC_DISABLE_PLUGINS": "1",
-        "PYTHONIOENCODING": "utf-8",
-    }
-    if "AGENTCLI_CACHE_DIR" in os.environ:  # the run's shared tokenizer cache (doctor)
-        clean["AGENTCLI_CACHE_DIR"] = os.environ["AGENTCLI_CACHE_DIR"]
     return subprocess.run(
         [sys.executable, "-m", "agentcli", *args],
         cwd=work,
-        env={**clean, **env},
+        env=clean_env(tmp_path, **env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
